@@ -1,0 +1,99 @@
+"""Run settings: mode (tiny / full), device, seeding and the data directory."""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+MODES = ("tiny", "full", "auto")
+MODE_ENV = "CNNCOURSE_MODE"
+DATA_ENV = "CNNCOURSE_DATA"
+DEFAULT_DATA_DIR = Path("~/.cache/cnncourse")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What `setup` resolved: every notebook reads its mode, device and data directory from here."""
+
+    mode: str
+    device: torch.device
+    data_dir: Path
+    seed: int
+
+    @property
+    def tiny(self) -> bool:
+        return self.mode == "tiny"
+
+    @property
+    def full(self) -> bool:
+        return self.mode == "full"
+
+    def pick(self, *, tiny: T, full: T) -> T:
+        """Return the value for the current mode, e.g. ``epochs = cfg.pick(tiny=3, full=30)``."""
+        return tiny if self.tiny else full
+
+    def banner(self) -> str:
+        return (
+            f"cnncourse | mode={self.mode} | device={self.device} | torch {torch.__version__} "
+            f"| data {_shorten_home(self.data_dir)}"
+        )
+
+
+def resolve_mode(value: str | None = None) -> str:
+    """Turn ``tiny`` / ``full`` / ``auto`` (default: the environment variable) into ``tiny`` or ``full``."""
+    raw = os.environ.get(MODE_ENV, "auto") if value is None else value
+    mode = raw.strip().lower()
+    if mode not in MODES:
+        raise ValueError(
+            f"{MODE_ENV}={raw!r} is not a run mode; use one of {', '.join(MODES)} "
+            f"(auto picks full when a CUDA GPU is present, tiny otherwise)."
+        )
+    if mode == "auto":
+        mode = "full" if torch.cuda.is_available() else "tiny"
+    return mode
+
+
+def default_device() -> torch.device:
+    """CUDA if present, then Apple's MPS, then the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def data_dir() -> Path:
+    """The cache for datasets and downloaded files: ``$CNNCOURSE_DATA`` or ``~/.cache/cnncourse``."""
+    return Path(os.environ.get(DATA_ENV) or DEFAULT_DATA_DIR).expanduser()
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def setup(seed: int = 0, mode: str | None = None, verbose: bool = True) -> Settings:
+    """Resolve mode, device and data directory, seed every RNG, and print a one-line banner."""
+    settings = Settings(mode=resolve_mode(mode), device=default_device(), data_dir=data_dir(), seed=seed)
+    seed_everything(seed)
+    if verbose:
+        print(settings.banner())
+    return settings
+
+
+def _shorten_home(path: Path) -> str:
+    """Show paths under the home directory as ``~/...`` so stored notebook outputs hold no user paths."""
+    try:
+        return "~/" + str(path.resolve().relative_to(Path.home().resolve()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,182 @@
+"""Measure models: parameters, FLOPs, torchinfo summaries, throughput and peak memory.
+
+FLOPs here are PyTorch's own count (``torch.utils.flop_counter``): one multiply-add is **two** FLOPs. Many papers
+and torchvision's weight metadata ("GFLOPS") quote multiply-adds instead; `count_macs` gives that number.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.multiprocessing.reductions import StorageWeakRef
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+from torch.utils.flop_counter import FlopCounterMode
+
+
+def count_params(model: nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameters (all, or only those with ``requires_grad``)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def _example_input(model: nn.Module, input_size: Sequence[int] | torch.Tensor, device: str | None) -> torch.Tensor:
+    if isinstance(input_size, torch.Tensor):
+        return input_size
+    dev = device or next(model.parameters()).device
+    return torch.zeros(tuple(input_size), device=dev)
+
+
+def count_flops(
+    model: nn.Module,
+    input_size: Sequence[int] | torch.Tensor,
+    *,
+    by_module: bool = False,
+    device: str | None = None,
+) -> int | dict[str, int]:
+    """FLOPs of one forward pass in eval mode (multiply-add = 2 FLOPs).
+
+    ``input_size`` includes the batch dimension, e.g. ``(1, 3, 224, 224)``. A model built on the ``meta`` device
+    is counted without computing anything, which makes even VGG instant. With ``by_module=True`` the result maps
+    every module name (``"Global"`` for the whole model) to its FLOPs.
+    """
+    x = _example_input(model, input_size, device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(x)
+    finally:
+        model.train(was_training)
+    if by_module:
+        return {name: int(sum(ops.values())) for name, ops in counter.get_flop_counts().items()}
+    return int(counter.get_total_flops())
+
+
+def count_macs(model: nn.Module, input_size: Sequence[int] | torch.Tensor, device: str | None = None) -> int:
+    """Multiply-accumulates of one forward pass: half of `count_flops`."""
+    return count_flops(model, input_size, device=device) // 2  # type: ignore[operator]
+
+
+def summary(model: nn.Module, input_size: Sequence[int], **kwargs):
+    """A torchinfo summary with the columns the course uses (output shape and parameters per layer)."""
+    from torchinfo import summary as _summary
+
+    kwargs.setdefault("col_names", ("output_size", "num_params"))
+    kwargs.setdefault("depth", 3)
+    kwargs.setdefault("device", "cpu")
+    kwargs.setdefault("verbose", 0)
+    return _summary(model, input_size=tuple(input_size), **kwargs)
+
+
+class _MemoryTracker(TorchDispatchMode):
+    """Follows every tensor storage that an operator creates until it is freed; keeps the running peak in bytes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.live: dict[int, tuple[StorageWeakRef, int]] = {}
+        self.current = self.peak = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        inputs = {t.untyped_storage()._cdata for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)}
+        for key in [k for k, (ref, _) in self.live.items() if ref.expired()]:
+            self.current -= self.live.pop(key)[1]
+        for t in tree_flatten(out)[0]:
+            if not isinstance(t, torch.Tensor) or t.device.type != "cpu":
+                continue
+            storage = t.untyped_storage()
+            if storage._cdata in inputs or storage._cdata in self.live:
+                continue  # in-place results and views share a storage that is already counted (or pre-existing)
+            self.live[storage._cdata] = (StorageWeakRef(storage), storage.nbytes())
+            self.current += storage.nbytes()
+        self.peak = max(self.peak, self.current)
+        return out
+
+
+def peak_memory(fn: Callable[[], object], device: str | torch.device = "cpu") -> int:
+    """Peak bytes of the tensors that ``fn()`` allocates (above what was allocated before it started).
+
+    CUDA uses the caching allocator's statistics. On the CPU every operator is intercepted and the storages it
+    creates are followed until they are freed, which gives the same quantity without an allocator to ask.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+        fn()
+        torch.cuda.synchronize(device)
+        return int(torch.cuda.max_memory_allocated(device) - base)
+    if device.type != "cpu":
+        raise ValueError(f"peak_memory measures 'cpu' or 'cuda' devices, not {device.type!r}")
+    with _MemoryTracker() as tracker:
+        fn()
+    return int(tracker.peak)
+
+
+def saved_activation_bytes(model: nn.Module, x: torch.Tensor) -> int:
+    """Bytes of the tensors autograd keeps from one forward pass for the backward pass (activation memory).
+
+    Depends only on the model and the input shape, not on the machine, so it is a stable number to check.
+    """
+    seen: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        seen.setdefault(storage._cdata, storage.nbytes())
+        return t
+
+    params = {p.untyped_storage()._cdata for p in model.parameters()}
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = model(x)
+    del out
+    return sum(n for key, n in seen.items() if key not in params and key != x.untyped_storage()._cdata)
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    images_per_s: float
+    ms_per_batch: float
+    peak_memory_mb: float
+
+
+def benchmark(
+    model: nn.Module,
+    input_size: Sequence[int],
+    *,
+    device: str | torch.device = "cpu",
+    steps: int = 10,
+    warmup: int = 2,
+    train: bool = False,
+) -> Benchmark:
+    """Throughput (images/s), time per batch and peak memory of forward (or forward+backward with ``train``)."""
+    device = torch.device(device)
+    model = model.to(device).train(train)
+    x = torch.randn(tuple(input_size), device=device)
+
+    def step() -> None:
+        with torch.set_grad_enabled(train):
+            out = model(x)
+            if train:
+                out.float().sum().backward()
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    for _ in range(warmup):
+        step()
+    sync()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    sync()
+    seconds = (time.perf_counter() - start) / steps
+    peak = peak_memory(step, device) if device.type in ("cpu", "cuda") else 0
+    if train:
+        model.zero_grad(set_to_none=True)
+    return Benchmark(images_per_s=input_size[0] / seconds, ms_per_batch=1e3 * seconds, peak_memory_mb=peak / 2**20)
