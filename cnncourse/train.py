@@ -47,14 +47,14 @@ def _bar(iterable: Iterable, total: int, desc: str, enabled: bool):
 
 @dataclass
 class History:
-    """One row per epoch (``epochs``) and one per optimizer step (``steps``); ``history["val_acc"]`` is a column."""
+    """One row per epoch (``epochs``) and one per optimizer step (``steps``: step, loss, lr)."""
 
     epochs: list[dict] = field(default_factory=list)
     steps: list[dict] = field(default_factory=list)
 
     def __getitem__(self, key: str) -> list:
-        rows = self.epochs if self.epochs and key in self.epochs[0] else self.steps
-        return [row[key] for row in rows]
+        """A per-epoch column, e.g. ``history["val_acc"]``; per-step values are in ``history.steps``."""
+        return [row[key] for row in self.epochs]
 
     @property
     def last(self) -> dict:
@@ -197,6 +197,8 @@ def fit(
       batch in the same memory).
     - ``amp`` / ``channels_last`` default to on with CUDA and are never used elsewhere.
     - ``checkpoint``: file to save after every epoch and to resume from when it exists.
+
+    Validation loss is plain cross-entropy whatever ``loss_fn`` is, so runs with different losses compare.
     """
     if epochs < 0 or accum_steps < 1:
         raise ValueError(f"need epochs >= 0 and accum_steps >= 1, got {epochs} and {accum_steps}")
@@ -245,26 +247,27 @@ def fit(
                 with torch.autocast(device.type, dtype=amp_dtype, enabled=amp):
                     out = model(x)
                     loss = loss_fn(out, y)
-                if not math.isfinite(float(loss)):
+                loss_value = loss.detach().item()
+                if not math.isfinite(loss_value):
                     raise FloatingPointError(
-                        f"loss became {float(loss)} at epoch {epoch + 1}, batch {i + 1}: lower the learning rate"
+                        f"loss became {loss_value} at epoch {epoch + 1}, batch {i + 1}: lower the learning rate"
                     )
                 scaler.scale(loss / accum_steps).backward()
-                total_loss += float(loss) * len(y)
+                total_loss += loss_value * len(y)
                 correct += int((_logits(out).argmax(1) == y).sum())
                 seen += len(y)
                 if (i + 1) % accum_steps == 0 or i + 1 == len(train_loader):
                     scaler.step(optimizer)
                     scaler.update()
                     optimizer.zero_grad(set_to_none=True)
-                    history.steps.append({"step": step, "loss": float(loss), "lr": optimizer.param_groups[0]["lr"]})
+                    history.steps.append({"step": step, "loss": loss_value, "lr": optimizer.param_groups[0]["lr"]})
                     scheduler.step()
                     step += 1
             row = {"epoch": epoch + 1, "train_loss": total_loss / seen, "train_acc": correct / seen}
             if val_loader is not None:
                 val = evaluate(model, val_loader, device=device)  # plain cross-entropy, comparable across runs
                 row.update(val_loss=val["loss"], val_acc=val["acc"])
-            row.update(lr=optimizer.param_groups[0]["lr"], seconds=time.perf_counter() - t0)
+            row.update(lr=history.steps[-1]["lr"], seconds=time.perf_counter() - t0)
             history.epochs.append(row)
             if checkpoint is not None:
                 save_atomic(

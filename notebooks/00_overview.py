@@ -208,20 +208,36 @@ print(f"ResNet-50 top-1: {v1:.2f}% (original recipe) vs {v2:.2f}% (2021 recipe),
 
 # %% [markdown]
 # Now the chart: ImageNet top-1 accuracy against computation per image (log scale), each model a circle whose
-# **radius** is proportional to its parameter count.
+# **radius** grows linearly with its parameter count (plus a small floor so the smallest models stay visible).
 
 # %%
-fig, ax = plt.subplots(figsize=(10, 6))
+fig, ax = plt.subplots(figsize=(11, 6.5))
 largest = max(r["params"] for r in rows)
-for i, r in enumerate(rows):
-    radius = 40 * r["params"] / largest  # points; scatter's `s` is an area, so square the radius
-    ax.scatter(r["gflops"], r["top1"], s=radius**2, alpha=0.45, color=f"C{int(r['chapter']) % 10}", edgecolor="k")
-    ax.annotate(r["name"], (r["gflops"], r["top1"]), fontsize=8, ha="center", va="center")
+LABEL_SIDE = {"googlenet": "left", "densenet169": "left", "resnet50": "right", "densenet201": "left",
+              "inception_v3": "above", "resnet101": "below", "densenet161": "left", "vgg16": "left", "vgg19_bn": "above"}
+
+
+def radius(params: float) -> float:
+    """Circle radius in points: a floor of 3 so small models stay visible, then linear in the parameter count."""
+    return 3 + 45 * params / largest
+
+
+for r in rows:
+    color = f"C{int(r['chapter']) % 10}"
+    ax.scatter(r["gflops"], r["top1"], s=radius(r["params"]) ** 2, alpha=0.45, color=color, edgecolor="k")
+    side = LABEL_SIDE.get(r["name"], "right")
+    gap = radius(r["params"]) / 2 + 3
+    offset, ha = {"right": ((gap, 0), "left"), "left": ((-gap, 0), "right"),
+                  "above": ((0, gap + 4), "center"), "below": ((0, -gap - 4), "center")}[side]
+    ax.annotate(r["name"], (r["gflops"], r["top1"]), xytext=offset, textcoords="offset points", fontsize=8,
+                ha=ha, va="center")
+for ref in (10e6, 50e6, 100e6):  # size legend
+    ax.scatter([], [], s=radius(ref) ** 2, color="grey", alpha=0.3, edgecolor="k", label=f"{ref / 1e6:.0f} M params")
+ax.legend(labelspacing=2.2, borderpad=1.4, loc="lower right", title="radius")
 ax.set_xscale("log")
 ax.set_xlabel("computation per 224×224 image (299×299 for Inception-v3), GFLOPs (multiply-add = 2), log scale")
 ax.set_ylabel("ImageNet top-1 accuracy (%), torchvision IMAGENET1K_V1 weights")
-biggest = max(rows, key=lambda r: r["params"])
-ax.set_title(f"Course models: accuracy vs computation; radius ∝ parameters ({biggest['name']}: {biggest['params'] / 1e6:.1f} M)")
+ax.set_title("Course models: accuracy vs computation; circle radius grows linearly with parameters")
 ax.grid(alpha=0.3, which="both")
 plt.show()
 

@@ -1,0 +1,69 @@
+import re
+
+import pytest
+import torch
+
+import cnncourse
+from cnncourse import config
+
+
+@pytest.mark.parametrize("value, expected", [("tiny", "tiny"), ("full", "full"), (" FULL ", "full")])
+def test_explicit_modes(value, expected):
+    assert config.resolve_mode(value) == expected
+
+
+@pytest.mark.parametrize("cuda, expected", [(True, "full"), (False, "tiny")])
+def test_auto_follows_cuda(monkeypatch, cuda, expected):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    assert config.resolve_mode("auto") == expected
+    monkeypatch.delenv(config.MODE_ENV, raising=False)
+    assert config.resolve_mode() == expected  # unset means auto
+
+
+def test_mode_from_environment(monkeypatch):
+    monkeypatch.setenv(config.MODE_ENV, "full")
+    assert cnncourse.setup(verbose=False).mode == "full"
+
+
+def test_unknown_mode_names_the_allowed_values(monkeypatch):
+    monkeypatch.setenv(config.MODE_ENV, "fast")
+    with pytest.raises(ValueError, match=r"'fast'.*tiny, full, auto"):
+        cnncourse.setup()
+
+
+def test_setup_seeds_every_generator():
+    import random
+
+    import numpy as np
+
+    cnncourse.setup(seed=3, verbose=False)
+    first = (random.random(), np.random.rand(), torch.rand(1).item())
+    cnncourse.setup(seed=3, verbose=False)
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == first
+    cnncourse.setup(seed=4, verbose=False)
+    assert torch.rand(1).item() != first[2]
+
+
+def test_banner_is_one_line_without_home_path(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv(config.DATA_ENV, str(tmp_path / "course-data"))
+    cfg = cnncourse.setup(mode="tiny")
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    assert re.search(r"mode=tiny \| device=\w+ \| torch \S+ \| data ~/course-data", out)
+    assert cfg.data_dir == tmp_path / "course-data"
+    assert str(tmp_path) not in out
+
+
+def test_data_dir_default_and_override(monkeypatch, tmp_path):
+    monkeypatch.delenv(config.DATA_ENV, raising=False)
+    assert config.data_dir() == config.DEFAULT_DATA_DIR.expanduser()
+    monkeypatch.setenv(config.DATA_ENV, str(tmp_path))
+    assert config.data_dir() == tmp_path
+
+
+def test_pick_follows_mode():
+    tiny = config.Settings("tiny", torch.device("cpu"), config.data_dir(), 0)
+    full = config.Settings("full", torch.device("cpu"), config.data_dir(), 0)
+    assert (tiny.pick(tiny=1, full=2), full.pick(tiny=1, full=2)) == (1, 2)
+    assert tiny.tiny and not tiny.full and full.full

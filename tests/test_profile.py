@@ -1,0 +1,72 @@
+import pytest
+import torch
+from torch import nn
+
+from cnncourse import profile
+
+
+def test_count_params_total_and_trainable():
+    model = nn.Sequential(nn.Linear(10, 5), nn.Linear(5, 2))
+    assert profile.count_params(model) == 10 * 5 + 5 + 5 * 2 + 2
+    model[0].requires_grad_(False)
+    assert profile.count_params(model, trainable_only=True) == 5 * 2 + 2
+
+
+def test_conv_flops_are_two_per_multiply_add():
+    conv = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+    macs = 8 * 16 * 16 * 3 * 3 * 3  # every output value: 3*3*3 multiply-adds
+    assert profile.count_flops(conv, (2, 3, 16, 16)) == 2 * 2 * macs
+    assert profile.count_macs(conv, (2, 3, 16, 16)) == 2 * macs
+
+
+def test_flops_on_meta_device_equal_real_ones():
+    real = nn.Sequential(nn.Conv2d(3, 4, 5, stride=2), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 14 * 14, 7))
+    with torch.device("meta"):
+        meta = nn.Sequential(nn.Conv2d(3, 4, 5, stride=2), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 14 * 14, 7))
+    assert profile.count_flops(meta, (1, 3, 32, 32)) == profile.count_flops(real, (1, 3, 32, 32)) > 0
+
+
+def test_flops_by_module_and_mode_restored():
+    model = nn.Sequential(nn.Linear(6, 4), nn.Linear(4, 3)).train()
+    table = profile.count_flops(model, (5, 6), by_module=True)
+    assert table["Global"] == 2 * 5 * (6 * 4 + 4 * 3)
+    assert model.training  # counting happens in eval mode but must not change the caller's mode
+
+
+def test_summary_matches_param_count():
+    model = nn.Sequential(nn.Conv2d(1, 6, 5), nn.Flatten(), nn.Linear(6 * 28 * 28, 10))
+    stats = profile.summary(model, (1, 1, 32, 32))
+    assert stats.total_params == profile.count_params(model)
+    assert "Conv2d" in str(stats)
+
+
+def test_peak_memory_counts_live_tensors_not_the_sum():
+    n = 1_000_000  # float32: 4 MB each
+
+    def work():
+        a = torch.ones(n)
+        b = a * 2  # a and b alive together: 8 MB
+        del a, b
+        c = torch.ones(n)  # 4 MB more, after 8 MB were freed
+        return c.sum()
+
+    peak = profile.peak_memory(work)
+    assert 8 * n <= peak < 8 * n + 100_000
+
+
+def test_saved_activation_bytes_of_a_known_network():
+    model = nn.Sequential(nn.Linear(10, 20), nn.ReLU(), nn.Linear(20, 5))
+    # autograd keeps the ReLU output (read by ReLU's and the second Linear's backward): 4 x 20 float32 values;
+    # the input and the weights are not activations and are not counted.
+    assert profile.saved_activation_bytes(model, torch.randn(4, 10)) == 4 * 20 * 4
+
+
+def test_benchmark_reports_positive_numbers():
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU())
+    result = profile.benchmark(model, (2, 3, 16, 16), steps=2, warmup=1, train=True)
+    assert result.images_per_s > 0 and result.ms_per_batch > 0 and result.peak_memory_mb > 0
+
+
+def test_peak_memory_rejects_unknown_device():
+    with pytest.raises(ValueError, match="mps"):
+        profile.peak_memory(lambda: None, "mps")
