@@ -2,11 +2,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import pytest
-import torch
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
-from cnncourse import plot
-from cnncourse.train import History
+from cnncourse import plot  # noqa: E402
+from cnncourse.train import History  # noqa: E402
 
 
 def history(offset: float) -> History:
@@ -45,3 +47,52 @@ def test_show_images_errors():
         plot.show_images(torch.rand(2, 1, 4, 4), labels=[1, 2, 3])
     with pytest.raises(ValueError, match="at least one"):
         plot.show_images([])
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _images(fig: plt.Figure) -> int:
+    return sum(len(ax.images) for ax in fig.axes)
+
+
+def test_plot_filters_one_image_per_filter():
+    fig = plot.plot_filters(torch.randn(6, 1, 5, 5), ncols=3, title="C1")
+    assert _images(fig) == 6 and fig._suptitle.get_text() == "C1"
+    assert _images(plot.plot_filters(np.random.rand(4, 3, 3, 3))) == 4
+    with pytest.raises(ValueError, match="C = 1 or 3"):
+        plot.plot_filters(torch.randn(4, 2, 3, 3))
+
+
+def test_plot_feature_maps_accepts_batch_of_one():
+    assert _images(plot.plot_feature_maps(torch.randn(1, 16, 10, 10))) == 16
+    assert _images(plot.plot_feature_maps(np.zeros((5, 4, 4)), ncols=8)) == 5
+    with pytest.raises(ValueError, match="C×H×W"):
+        plot.plot_feature_maps(torch.randn(2, 3, 4, 4))
+
+
+def test_plot_activation_functions_draws_function_and_derivative():
+    fig = plot.plot_activation_functions({"sigmoid": torch.sigmoid, "relu": torch.relu})
+    assert len(fig.axes) == 2
+    assert all(len(ax.lines) >= 2 for ax in fig.axes)
+    assert "0.25" in fig.axes[0].get_title()  # the largest slope of the sigmoid is 1/4
+    assert fig.axes[0].get_xlabel() and fig.axes[0].get_ylabel()
+
+
+def test_confusion_matrix_counts():
+    m = plot.confusion_matrix([0, 1, 1, 2, 2, 2], torch.tensor([0, 1, 2, 2, 2, 0]), 3)
+    np.testing.assert_array_equal(m, [[1, 0, 0], [0, 1, 1], [1, 0, 2]])
+    assert m.sum() == 6
+    with pytest.raises(ValueError, match="0 … 2"):
+        plot.confusion_matrix([0, 3], [0, 1], 3)
+    with pytest.raises(ValueError, match="2 labels but 1 predictions"):
+        plot.confusion_matrix([0, 1], [0], 3)
+
+
+def test_plot_confusion_matrix_title_and_labels():
+    fig = plot.plot_confusion_matrix([0, 1, 1], [0, 1, 0], class_names=["a", "b"])
+    ax = fig.axes[0]
+    assert "3 examples" in ax.get_title() and "66.7%" in ax.get_title()
+    assert ax.get_xlabel() == "predicted class" and ax.get_ylabel() == "true class"
