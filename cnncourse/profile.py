@@ -180,3 +180,74 @@ def benchmark(
     if train:
         model.zero_grad(set_to_none=True)
     return Benchmark(images_per_s=input_size[0] / seconds, ms_per_batch=1e3 * seconds, peak_memory_mb=peak / 2**20)
+
+
+# --- per-layer table -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One leaf module's forward pass: what it outputs and what it holds."""
+
+    name: str
+    kind: str
+    shape: tuple[int, ...]
+    values: int  # elements of the output tensor
+    bytes: int  # values × bytes per element
+    params: int  # parameters the module itself holds
+    inplace: bool  # the output overwrote the input (ReLU(inplace=True)): no new memory
+
+
+def layer_table(
+    model: nn.Module, input_size: Sequence[int] | torch.Tensor, *, device: str | None = None
+) -> list[LayerRow]:
+    """One row per leaf module in call order (output shape, activation values / bytes, own parameters), via hooks.
+
+    Runs one forward pass in eval mode; a model on the ``meta`` device costs nothing, so VGG at 224×224 is instant.
+    """
+    x = _example_input(model, input_size, device)
+    rows: list[LayerRow] = []
+
+    def hook(name: str):
+        def record(module: nn.Module, inputs: tuple, output) -> None:
+            if not isinstance(output, torch.Tensor):
+                return
+            first = inputs[0] if inputs and isinstance(inputs[0], torch.Tensor) else None
+            rows.append(
+                LayerRow(
+                    name=name,
+                    kind=type(module).__name__,
+                    shape=tuple(output.shape),
+                    values=output.numel(),
+                    bytes=output.numel() * output.element_size(),
+                    params=sum(p.numel() for p in module.parameters(recurse=False)),
+                    inplace=first is not None and output is first,
+                )
+            )
+
+        return record
+
+    leaves = [(n, m) for n, m in model.named_modules() if not any(True for _ in m.children())]
+    handles = [m.register_forward_hook(hook(n)) for n, m in leaves]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        model.train(was_training)
+        for h in handles:
+            h.remove()
+    return rows
+
+
+def format_layer_table(rows: Sequence[LayerRow], batch: bool = False) -> str:
+    """`layer_table` rows as aligned text (shape without the batch unless ``batch``); totals skip in-place outputs."""
+    lines = [f"{'layer':14s} {'type':18s} {'output shape':18s} {'values':>11s} {'KB':>9s} {'params':>12s}"]
+    for r in rows:
+        shape = "×".join(str(s) for s in (r.shape if batch else r.shape[1:]))
+        kind = r.kind + (" (in-place)" if r.inplace else "")
+        lines.append(f"{r.name:14s} {kind:18s} {shape:18s} {r.values:11,d} {r.bytes / 1e3:9,.1f} {r.params:12,d}")
+    fresh = [r for r in rows if not r.inplace]  # in-place outputs reuse their input's memory
+    values, nbytes, params = sum(r.values for r in fresh), sum(r.bytes for r in fresh), sum(r.params for r in rows)
+    lines.append(f"{'total (new tensors)':52s} {values:11,d} {nbytes / 1e3:9,.1f} {params:12,d}")
+    return "\n".join(lines)

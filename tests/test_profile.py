@@ -70,3 +70,44 @@ def test_benchmark_reports_positive_numbers():
 def test_peak_memory_rejects_unknown_device():
     with pytest.raises(ValueError, match="mps"):
         profile.peak_memory(lambda: None, "mps")
+
+
+# --- per-layer table (chapter 05) ---
+def _net() -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+        nn.Sequential(nn.Conv2d(8, 4, 1), nn.ReLU()), nn.Flatten(), nn.Linear(4 * 4 * 4, 5),
+    )
+
+
+def test_rows_follow_call_order_with_shapes_bytes_and_params():
+    model = _net()
+    rows = profile.layer_table(model, (2, 3, 8, 8))
+    assert [r.name for r in rows] == ["0", "1", "2", "3.0", "3.1", "4", "5"]
+    assert [r.kind for r in rows] == ["Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "Flatten", "Linear"]
+    assert rows[0].shape == (2, 8, 8, 8) and rows[0].values == 2 * 8 * 8 * 8 and rows[0].bytes == 4 * rows[0].values
+    assert rows[2].shape == (2, 8, 4, 4) and rows[-1].shape == (2, 5)
+    assert [r.params for r in rows] == [3 * 8 * 9 + 8, 0, 0, 8 * 4 + 4, 0, 0, 64 * 5 + 5]
+    assert sum(r.params for r in rows) == profile.count_params(model)
+    assert [r.inplace for r in rows] == [False, True, False, False, False, False, False]
+    assert model.training  # the mode is restored and no hook is left behind
+    assert all(not m._forward_hooks for m in model.modules())
+
+
+def test_meta_device_gives_the_same_table_for_free():
+    with torch.device("meta"):
+        meta = _net()
+    rows_meta = profile.layer_table(meta, (1, 3, 8, 8))
+    rows_cpu = profile.layer_table(_net(), (1, 3, 8, 8))
+    assert rows_meta == rows_cpu
+
+
+def test_format_layer_table_totals_skip_in_place_outputs():
+    rows = profile.layer_table(_net(), (1, 3, 8, 8))
+    text = profile.format_layer_table(rows)
+    lines = text.splitlines()
+    assert len(lines) == len(rows) + 2 and "ReLU (in-place)" in text and "8×8×8" in text
+    fresh = sum(r.values for r in rows if not r.inplace)
+    assert lines[-1].startswith("total (new tensors)") and f"{fresh:,d}" in lines[-1]
+    assert lines[-1].rstrip().endswith(f"{profile.count_params(_net()):,d}")
+    assert "1×8×8×8" in profile.format_layer_table(rows, batch=True)

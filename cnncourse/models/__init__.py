@@ -5,3 +5,6 @@ outputs), so ``weights=`` loads torchvision's official pretrained weights.
 """
 
 from .lenet import lenet5
+from .alexnet import alexnet, alexnet_paper
+from .nin import nin
+from .vgg import vgg, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
