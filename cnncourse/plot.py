@@ -50,6 +50,15 @@ def _to_hwc(image: torch.Tensor | np.ndarray) -> np.ndarray:
     return a[..., 0] if a.ndim == 3 and a.shape[-1] == 1 else a
 
 
+def _grid(n: int, ncols: int, size: float, title: str | None):
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.5 if title else 0)), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    return fig, axes.flat
+
+
 def show_images(
     images: torch.Tensor | np.ndarray | Sequence,
     labels: Sequence | None = None,
@@ -64,13 +73,8 @@ def show_images(
         raise ValueError("show_images needs at least one image")
     if labels is not None and len(labels) != n:
         raise ValueError(f"got {n} images but {len(labels)} labels")
-    ncols = min(ncols, n)
-    nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if title else 0)), squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if i >= n:
-            continue
+    fig, axes = _grid(n, ncols, size, title)
+    for i, ax in zip(range(n), axes):
         img = _to_hwc(images[i])
         ax.imshow(img, cmap=cmap if img.ndim == 2 else None)
         if labels is not None:
@@ -82,15 +86,6 @@ def show_images(
 
 
 # --- chapters 01–03: filters, feature maps, activation functions, confusion matrix --------------------------------
-
-
-def _grid(n: int, ncols: int, size: float, title: str | None):
-    ncols = max(1, min(ncols, n))
-    nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.5 if title else 0)), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    return fig, axes.flat
 
 
 def plot_filters(
