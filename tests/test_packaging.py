@@ -1,10 +1,11 @@
 """The environment files agree with each other and admit the torch versions the course must run on."""
 
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
+
+tomllib = pytest.importorskip("tomllib")  # Python 3.11+; the package itself supports 3.10
 from packaging.requirements import Requirement
 from packaging.version import Version
 
