@@ -251,3 +251,37 @@ def format_layer_table(rows: Sequence[LayerRow], batch: bool = False) -> str:
     values, nbytes, params = sum(r.values for r in fresh), sum(r.bytes for r in fresh), sum(r.params for r in rows)
     lines.append(f"{'total (new tensors)':52s} {values:11,d} {nbytes / 1e3:9,.1f} {params:12,d}")
     return "\n".join(lines)
+
+
+# --- receptive field ---------------------------------------------------------------------------------------------
+
+def receptive_field(model: nn.Module, input_size: Sequence[int]) -> tuple[int, int]:
+    """Height and width of the input region that influences the centre output pixel, measured by backpropagation.
+
+    ``input_size`` is ``(1, C, H, W)`` and must be large enough to contain the region. The model is copied and its
+    parameters made positive, and the input is all ones, so no gradient cancels by accident (nor does a ReLU cut
+    one off). Max-pooling modules become average poolings of the same window in the copy, because max pooling
+    passes gradient to one winner only while its output depends on the whole window. The caller's model is not
+    changed.
+    """
+    import copy
+
+    probe = copy.deepcopy(model).eval()
+    for parent in list(probe.modules()):
+        for name, child in parent.named_children():
+            if isinstance(child, nn.MaxPool2d):
+                setattr(parent, name, nn.AvgPool2d(child.kernel_size, child.stride, child.padding, child.ceil_mode))
+    with torch.no_grad():
+        for p in probe.parameters():
+            p.abs_().add_(1e-3)
+    x = torch.ones(tuple(input_size), requires_grad=True)
+    out = probe(x)
+    if out.dim() != 4:
+        raise ValueError(f"receptive_field needs a model that outputs N×C×H×W maps, got shape {tuple(out.shape)}")
+    out[0, :, out.shape[2] // 2, out.shape[3] // 2].sum().backward()
+    touched = x.grad[0].abs().sum(dim=0) > 0  # H×W
+    rows, cols = touched.any(dim=1).nonzero(), touched.any(dim=0).nonzero()
+    height, width = int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1)
+    if height == input_size[2] or width == input_size[3]:
+        raise ValueError(f"the receptive field fills the whole {input_size[2]}×{input_size[3]} input: use a larger one")
+    return height, width

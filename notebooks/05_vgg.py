@@ -170,36 +170,27 @@ print(f"the slide's total: 24 M values x 4 bytes = {24e6 * 4 / 1e6:.0f} MB")
 #
 # Each 3×3 convolution lets an output pixel see one more pixel in every direction, so a stack of *n* of them sees
 # a (2n+1)×(2n+1) patch of the input: three see 7×7, like one 7×7 convolution. We measure the receptive field by
-# back-propagating from the centre output pixel and looking at which input pixels get a nonzero gradient. Then the
+# back-propagating from the centre output pixel and looking at which input pixels get a nonzero gradient (`profile.receptive_field`). Then the
 # price, for C input and C output channels (without biases): three 3×3 layers have 3·9·C² = 27C² weights, one 7×7
 # layer 49C², 81% more — and the stack has three non-linearities instead of one.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-def receptive_field(net: nn.Module, channels: int, size: int = 21) -> int:
-    """Side of the input patch that influences the centre output pixel (nonzero gradient), measured."""
-    x = torch.zeros(1, channels, size, size, requires_grad=True)
-    out = net(x)
-    out[0, :, out.shape[-2] // 2, out.shape[-1] // 2].sum().backward()
-    rows_hit = (x.grad.abs().sum(dim=(0, 1, 3)) > 0).nonzero()
-    return int(rows_hit.max() - rows_hit.min() + 1)
-
-
-def positive_conv(c: int, k: int) -> nn.Conv2d:
-    conv = nn.Conv2d(c, c, k, padding=k // 2, bias=False)
-    nn.init.constant_(conv.weight, 0.1)  # positive weights: no gradient can cancel by accident
-    return conv
+def conv(c: int, k: int) -> nn.Conv2d:
+    return nn.Conv2d(c, c, k, padding=k // 2, bias=False)
 
 
 C = 64
 for n in (1, 2, 3, 4):
-    stack = nn.Sequential(*[positive_conv(C, 3) for _ in range(n)])
-    print(f"{n} x 3×3: receptive field {receptive_field(stack, C)}×{receptive_field(stack, C)}, "
+    stack = nn.Sequential(*[conv(C, 3) for _ in range(n)])
+    h, w = profile.receptive_field(stack, (1, C, 21, 21))
+    print(f"{n} x 3×3: receptive field {h}×{w}, "
           f"weights {profile.count_params(stack):,d} = {profile.count_params(stack) // C**2}·C²")
-single = positive_conv(C, 7)
-print(f"1 x 7×7: receptive field {receptive_field(single, C)}×{receptive_field(single, C)}, "
+single = conv(C, 7)
+h, w = profile.receptive_field(single, (1, C, 21, 21))
+print(f"1 x 7×7: receptive field {h}×{w}, "
       f"weights {profile.count_params(single):,d} = {profile.count_params(single) // C**2}·C²")
-three = nn.Sequential(*[positive_conv(C, 3) for _ in range(3)])
+three = nn.Sequential(*[conv(C, 3) for _ in range(3)])
 ratio = profile.count_macs(single, (1, C, 56, 56)) / profile.count_macs(three, (1, C, 56, 56))
 print(f"multiply-adds on a 56×56 map, 7×7 / three 3×3: {ratio:.3f} (= 49/27)")
 

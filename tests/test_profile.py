@@ -111,3 +111,29 @@ def test_format_layer_table_totals_skip_in_place_outputs():
     assert lines[-1].startswith("total (new tensors)") and f"{fresh:,d}" in lines[-1]
     assert lines[-1].rstrip().endswith(f"{profile.count_params(_net()):,d}")
     assert "1×8×8×8" in profile.format_layer_table(rows, batch=True)
+
+
+# --- receptive field ---
+
+@pytest.mark.parametrize("strides", [[1], [1, 1, 1], [1, 2, 1, 2], [2, 2, 2]])
+def test_receptive_field_of_stacked_3x3_convs_matches_the_formula(strides):
+    net = nn.Sequential(*[nn.Conv2d(2, 2, 3, stride=s, padding=1) for s in strides])
+    r, jump = 1, 1
+    for s in strides:  # r grows by (k - 1) times the product of the earlier strides
+        r, jump = r + 2 * jump, jump * s
+    assert profile.receptive_field(net, (1, 2, 65, 65)) == (r, r)
+
+
+def test_receptive_field_is_not_fooled_by_cancelling_weights_and_keeps_the_model():
+    conv = nn.Conv2d(1, 1, (3, 5), padding=(1, 2), bias=False)
+    with torch.no_grad():
+        conv.weight.copy_(torch.tensor([[[[1.0, -1, 0, 1, -1], [-1, 1, 0, -1, 1], [0, 0, 0, 0, 0]]]]))
+    before = conv.weight.clone()
+    net = nn.Sequential(conv, nn.ReLU(), nn.MaxPool2d(2))
+    assert profile.receptive_field(net, (1, 1, 21, 21)) == (4, 6)  # a 2×2 pool of 3×5 windows
+    assert torch.equal(conv.weight, before)
+
+
+def test_receptive_field_needs_a_large_enough_input():
+    with pytest.raises(ValueError, match="larger"):
+        profile.receptive_field(nn.Conv2d(1, 1, 7, padding=3), (1, 1, 5, 5))
