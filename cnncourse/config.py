@@ -49,8 +49,8 @@ class Settings:
 
 def resolve_mode(value: str | None = None) -> str:
     """Turn ``tiny`` / ``full`` / ``auto`` (default: the environment variable) into ``tiny`` or ``full``."""
-    raw = os.environ.get(MODE_ENV, "auto") if value is None else value
-    mode = raw.strip().lower()
+    raw = os.environ.get(MODE_ENV, "") if value is None else value
+    mode = raw.strip().lower() or "auto"  # set but empty counts as unset
     if mode not in MODES:
         raise ValueError(
             f"{MODE_ENV}={raw!r} is not a run mode; use one of {', '.join(MODES)} "

@@ -45,6 +45,7 @@ def digits(size: int = 32, test_fraction: float = 0.25, seed: int = 0) -> tuple[
     The split is stratified (same share of every digit in both parts) and seeded.
     """
     from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
 
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction}")
@@ -53,15 +54,11 @@ def digits(size: int = 32, test_fraction: float = 0.25, seed: int = 0) -> tuple[
     if size != 8:
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False).clamp_(0, 1)
     y = torch.tensor(raw.target, dtype=torch.long)
-    rng = np.random.default_rng(seed)
-    test_idx = []
-    for c in range(10):
-        idx = np.flatnonzero(raw.target == c)
-        test_idx.extend(rng.choice(idx, size=round(len(idx) * test_fraction), replace=False))
-    is_test = np.zeros(len(y), dtype=bool)
-    is_test[test_idx] = True
-    train, test = torch.from_numpy(~is_test), torch.from_numpy(is_test)
-    return TensorDataset(x[train], y[train]), TensorDataset(x[test], y[test])
+    train_idx, test_idx = train_test_split(
+        np.arange(len(y)), test_size=test_fraction, stratify=raw.target, random_state=seed
+    )
+    train_idx, test_idx = torch.from_numpy(np.sort(train_idx)), torch.from_numpy(np.sort(test_idx))
+    return TensorDataset(x[train_idx], y[train_idx]), TensorDataset(x[test_idx], y[test_idx])
 
 
 def sample_image(name: str = "china.jpg") -> np.ndarray:
@@ -101,33 +98,74 @@ def cifar10(
     download: bool = True,
     verify: bool = True,
 ) -> Dataset:
-    """CIFAR-10 through torchvision. ``verify=False`` skips the MD5 check of files already on disk."""
+    """CIFAR-10 through torchvision. ``verify=False`` skips the MD5 check of files already on disk.
+
+    The files are Python pickles, and unpickling can run code. With the MD5 check they are known to be the official
+    files; without it they are read by `_SafeUnpickler`, which builds dicts, lists, strings and NumPy arrays only.
+    """
     from torchvision import datasets
 
     root = Path(root) if root is not None else data_dir()
     folder = root / datasets.CIFAR10.base_folder
     names = [f for f, _ in datasets.CIFAR10.train_list + datasets.CIFAR10.test_list] + [datasets.CIFAR10.meta["filename"]]
     expected = [folder / f for f in names]
-    cls = datasets.CIFAR10
-    if not verify:
-
-        class cls(datasets.CIFAR10):  # type: ignore[no-redef]
-            """torchvision's CIFAR-10 with the MD5 checks replaced by presence checks."""
-
-            def _check_integrity(self) -> bool:
-                return all(p.exists() for p in expected)
-
-            def _load_meta(self) -> None:
-                with open(folder / self.meta["filename"], "rb") as f:
-                    self.classes = pickle.load(f, encoding="latin1")[self.meta["key"]]
-                self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
-
+    cls = datasets.CIFAR10 if verify else _unverified_cifar10(expected)
     try:
         return cls(str(root), train=train, transform=transform, download=download)
-    except (OSError, RuntimeError) as err:
+    except (OSError, RuntimeError, pickle.UnpicklingError) as err:
         raise DataUnavailableError(
             _missing_message("CIFAR-10", [p for p in expected if not p.exists()], folder, err)
         ) from err
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Unpickles plain data and NumPy arrays only: any other global (a function to call, a class) is refused."""
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+    }
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a data file should only hold arrays")
+        return super().find_class(module, name)
+
+
+def _safe_unpickle(path: Path) -> dict:
+    with open(path, "rb") as f:
+        return _SafeUnpickler(f, encoding="latin1").load()
+
+
+def _unverified_cifar10(expected: Sequence[Path]) -> type:
+    """torchvision's CIFAR-10 with the MD5 checks replaced by presence checks and every pickle read safely."""
+    from torchvision import datasets
+
+    class UnverifiedCIFAR10(datasets.CIFAR10):
+        def __init__(self, root: str, train: bool = True, transform=None, download: bool = False) -> None:
+            datasets.VisionDataset.__init__(self, root, transform=transform)
+            self.train = train
+            if download:
+                self.download()
+            if not self._check_integrity():
+                raise RuntimeError("Dataset not found or corrupted.")
+            folder = Path(root) / self.base_folder
+            entries = [_safe_unpickle(folder / name) for name, _ in (self.train_list if train else self.test_list)]
+            self.data = np.vstack([e["data"] for e in entries]).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+            self.targets = [int(t) for e in entries for t in e.get("labels", e.get("fine_labels", []))]
+            self._load_meta()
+
+        def _check_integrity(self) -> bool:
+            return all(p.exists() for p in expected)
+
+        def _load_meta(self) -> None:
+            meta = _safe_unpickle(Path(self.root) / self.base_folder / self.meta["filename"])
+            self.classes = meta[self.meta["key"]]
+            self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
+
+    return UnverifiedCIFAR10
 
 
 def handwritten_digits(settings: Settings, root: str | Path | None = None) -> tuple[Dataset, Dataset]:
@@ -136,6 +174,33 @@ def handwritten_digits(settings: Settings, root: str | Path | None = None) -> tu
         return digits(size=32, seed=settings.seed)
     root = root if root is not None else settings.data_dir
     return mnist(root, train=True), mnist(root, train=False)
+
+
+DIGIT_NAMES = [str(d) for d in range(10)]
+
+
+def small_images(
+    settings: Settings, augment: bool = False, root: str | Path | None = None
+) -> tuple[Dataset, Dataset, list[str]]:
+    """The chapters' small-image data: CIFAR-10 in full mode, the 1×32×32 handwritten digits in tiny mode.
+
+    Returns the training set, the test set and the class names. ``augment=True`` adds the standard CIFAR-10
+    augmentation to the full-mode training set (random 32×32 crops of the image padded by 4 pixels, and horizontal
+    flips); the digits are never flipped (a mirrored 2 is no digit) and are left as they are.
+    """
+    if settings.tiny:
+        return (*digits(size=32, seed=settings.seed), list(DIGIT_NAMES))
+    from torchvision import transforms
+
+    root = root if root is not None else settings.data_dir
+    plain = transforms.ToTensor()
+    train_tf = (
+        transforms.Compose([transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip(), plain])
+        if augment
+        else plain
+    )
+    train = cifar10(root, train=True, transform=train_tf)
+    return train, cifar10(root, train=False, transform=plain), list(train.classes)
 
 
 # --- subsets and loaders ---------------------------------------------------------------------------------------

@@ -159,14 +159,14 @@ def confusion_matrix(
     labels: Sequence[int] | torch.Tensor, preds: Sequence[int] | torch.Tensor, num_classes: int
 ) -> np.ndarray:
     """Counts ``m[true, predicted]`` over all examples (rows: true class, columns: predicted class)."""
+    from sklearn.metrics import confusion_matrix as sk_confusion_matrix
+
     t, p = np.asarray(labels, dtype=int).ravel(), np.asarray(preds, dtype=int).ravel()
     if t.shape != p.shape:
         raise ValueError(f"got {t.size} labels but {p.size} predictions")
     if t.size and (min(t.min(), p.min()) < 0 or max(t.max(), p.max()) >= num_classes):
         raise ValueError(f"labels and predictions must lie in 0 … {num_classes - 1}")
-    m = np.zeros((num_classes, num_classes), dtype=int)
-    np.add.at(m, (t, p), 1)
-    return m
+    return sk_confusion_matrix(t, p, labels=np.arange(num_classes))
 
 
 def plot_confusion_matrix(

@@ -6,9 +6,10 @@ and torchvision's weight metadata ("GFLOPS") quote multiply-adds instead; `count
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+import logging
 
 import torch
 from torch import nn
@@ -16,6 +17,11 @@ from torch.multiprocessing.reductions import StorageWeakRef
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.flop_counter import FlopCounterMode
+
+# torch.utils.benchmark imports torch.utils.cpp_extension, which warns on CUDA builds without a CUDA runtime (a CPU
+# laptop, CI) that it cannot find one; the course compiles no extensions, so the notice is only noise in notebooks.
+logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+from torch.utils.benchmark import Timer as TorchTimer  # noqa: E402
 
 
 def count_params(model: nn.Module, trainable_only: bool = False) -> int:
@@ -137,6 +143,17 @@ def saved_activation_bytes(model: nn.Module, x: torch.Tensor) -> int:
     return sum(n for key, n in seen.items() if key not in params and key != x.untyped_storage()._cdata)
 
 
+def time_call(fn: Callable[[], object], min_run_time: float = 0.2) -> float:
+    """Median seconds per call of ``fn()``, repeated for at least ``min_run_time`` seconds.
+
+    ``torch.utils.benchmark.Timer`` does the work: it warms up, waits for the GPU to finish before reading the clock
+    (a plain ``time.perf_counter()`` around CUDA calls measures only their launch), and keeps the current number of
+    threads. The median is robust to other programs running at the same time.
+    """
+    timer = TorchTimer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
+    return timer.blocked_autorange(min_run_time=min_run_time).median
+
+
 @dataclass(frozen=True)
 class Benchmark:
     images_per_s: float
@@ -153,7 +170,11 @@ def benchmark(
     warmup: int = 2,
     train: bool = False,
 ) -> Benchmark:
-    """Throughput (images/s), time per batch and peak memory of forward (or forward+backward with ``train``)."""
+    """Throughput (images/s), time per batch and peak memory of forward (or forward+backward with ``train``).
+
+    Times ``steps`` runs after ``warmup`` untimed ones with ``torch.utils.benchmark.Timer`` (which waits for the
+    GPU to finish before reading the clock) and the current number of threads.
+    """
     device = torch.device(device)
     model = model.to(device).train(train)
     x = torch.randn(tuple(input_size), device=device)
@@ -164,18 +185,11 @@ def benchmark(
             if train:
                 out.float().sum().backward()
 
-    def sync() -> None:
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-
     for _ in range(warmup):
         step()
-    sync()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    sync()
-    seconds = (time.perf_counter() - start) / steps
+    # torch's Timer synchronises CUDA around the timed runs; it runs with one thread unless told otherwise
+    timer = TorchTimer(stmt="step()", globals={"step": step}, num_threads=torch.get_num_threads())
+    seconds = timer.timeit(steps).mean
     peak = peak_memory(step, device) if device.type in ("cpu", "cuda") else 0
     if train:
         model.zero_grad(set_to_none=True)

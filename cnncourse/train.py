@@ -1,18 +1,31 @@
-"""The course's one training loop: `fit`, `evaluate`, `predict`, learning-rate schedules and checkpoints.
+"""The course's one training loop, in parts that each fit on a screen.
 
-`fit` trains for a number of epochs and returns a `History`. With ``checkpoint=path`` it saves everything needed to
-continue (weights, optimizer, schedule, random states, history) after every epoch, atomically, and a later call with
-the same path resumes after the last finished epoch: an interrupted run loses at most the epoch in progress.
+Read it top to bottom:
+
+- `param_groups`: weight decay for the weights of convolutions and linear layers, none for biases and norms;
+- `train_one_epoch`: one pass over the data — forward, loss, backward, an optimizer step every ``accum_steps``
+  batches (with optional gradient clipping), one `History` row per step;
+- `save_checkpoint` / `resume`: everything needed to continue a run (weights, optimizer, schedule, random states,
+  history) in a file that loads with ``weights_only=True``, plus a fingerprint of the run, so that a checkpoint of
+  another model, optimizer or schedule is refused instead of silently mixed in;
+- `fit`: ties them together. With ``checkpoint=path`` it saves after every epoch, atomically, and a later call with
+  the same path resumes after the last finished epoch: an interrupted run loses at most the epoch in progress and
+  ends with exactly the weights an uninterrupted run would have.
+
+Progress bars are driven by hand (``total=`` and ``update()``), never by wrapping the data loader: wrapping lets
+some tqdm classes call ``iter(loader)`` once more, which draws from the loader's random generator and changes the
+shuffle order — the same seed would then give different numbers with and without a progress bar.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import pickle
 import random
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,12 +50,21 @@ def progress_enabled() -> bool:
     return sys.stderr.isatty()
 
 
-def _bar(iterable: Iterable, total: int, desc: str, enabled: bool):
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def progress_bar(total: int, desc: str, enabled: bool):
+    """A bar of ``total`` steps that the caller advances with ``update()`` (it never touches the data itself)."""
     if not enabled:
-        return iterable
+        return _NoBar()
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True)
+    return tqdm(total=total, desc=desc, leave=False, dynamic_ncols=True)
 
 
 @dataclass
@@ -134,22 +156,144 @@ def evaluate(
     return {"loss": float(loss_fn(logits, labels)), "acc": float((logits.argmax(1) == labels).float().mean())}
 
 
+# --- the optimizer -----------------------------------------------------------------------------------------------
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Two optimizer groups: matrices and kernels (≥ 2-D) decay, biases and norm scales/shifts (1-D) do not.
+
+    Weight decay pulls weights towards 0 to keep them small; a bias or a BatchNorm/GroupNorm scale has no such
+    reason to shrink (shrinking a norm's scale only fights the normalisation), so it is left alone — nanoGPT's and
+    timm's rule, and what ResNet and BiT recipes mean by "weight decay on the weights".
+    """
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    return [
+        {"params": [p for p in trainable if p.dim() >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in trainable if p.dim() < 2], "weight_decay": 0.0},
+    ]
+
+
+def _optimizer_step(optimizer, scheduler, scaler, clip_grad_norm: float | None) -> None:
+    """Clip (optionally), step, reset the gradients, advance the learning-rate schedule."""
+    if clip_grad_norm is not None:
+        scaler.unscale_(optimizer)  # clip the true gradients, not the loss-scaled ones
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        torch.nn.utils.clip_grad_norm_(params, clip_grad_norm)
+    scaler.step(optimizer)
+    scaler.update()
+    optimizer.zero_grad(set_to_none=True)
+    scheduler.step()
+
+
+# --- one epoch ---------------------------------------------------------------------------------------------------
+
+def train_one_epoch(
+    model: nn.Module,
+    loader: DataLoader,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    history: History,
+    *,
+    loss_fn: Callable,
+    device: torch.device,
+    accum_steps: int = 1,
+    clip_grad_norm: float | None = None,
+    scaler: torch.amp.GradScaler | None = None,
+    amp_dtype: torch.dtype | None = None,
+    memory_format: torch.memory_format = torch.contiguous_format,
+    desc: str = "",
+    progress: bool = False,
+) -> dict[str, float]:
+    """One pass over ``loader``; an optimizer step every ``accum_steps`` batches (and after the last one).
+
+    Appends a row (step, loss, lr) to ``history.steps`` per optimizer step and returns the epoch's mean training
+    loss and accuracy. ``amp_dtype`` turns on mixed precision (CUDA); ``scaler`` scales float16 losses.
+    """
+    scaler = scaler or torch.amp.GradScaler(device.type, enabled=False)
+    model.train()
+    total_loss, correct, seen = 0.0, 0, 0
+    optimizer.zero_grad(set_to_none=True)
+    bar = progress_bar(len(loader), desc, progress)
+    try:
+        for i, (x, y) in enumerate(loader):
+            x = x.to(device, non_blocking=True, memory_format=memory_format) if x.dim() == 4 else x.to(device)
+            y = y.to(device, non_blocking=True)
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                out = model(x)
+                loss = loss_fn(out, y)
+            loss_value = loss.detach().item()
+            if not math.isfinite(loss_value):
+                raise FloatingPointError(f"loss became {loss_value} in batch {i + 1} ({desc}): lower the learning rate")
+            scaler.scale(loss / accum_steps).backward()
+            total_loss += loss_value * len(y)
+            correct += int((_logits(out).argmax(1) == y).sum())
+            seen += len(y)
+            if (i + 1) % accum_steps == 0 or i + 1 == len(loader):
+                lr = optimizer.param_groups[0]["lr"]
+                _optimizer_step(optimizer, scheduler, scaler, clip_grad_norm)
+                history.steps.append({"step": len(history.steps), "loss": loss_value, "lr": lr})
+            bar.update()
+    finally:
+        bar.close()
+    return {"train_loss": total_loss / seen, "train_acc": correct / seen}
+
+
 # --- checkpoints -----------------------------------------------------------------------------------------------
 
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be resumed: corrupt, unsafe, or written by a different run."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or the kernel's stop button) during `fit`; its message says how to resume."""
+
+    def _render_traceback_(self) -> list[str]:
+        """What IPython/Jupyter shows instead of a traceback: the one-line hint, nothing from inside the loop."""
+        return [f"{type(self).__name__}: {self}"]
+
+
 def save_atomic(obj: object, path: str | Path) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then rename: a crash never leaves half a checkpoint."""
+    """``torch.save`` to a temporary file beside ``path``, flushed to disk, then renamed over ``path``.
+
+    A crash or Ctrl-C never leaves half a checkpoint under ``path``: either the old file or the new one is there.
+    When saving fails the temporary file is removed (a ``kill -9`` cannot be caught; `fit` removes that leftover).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())  # the bytes are on disk before the rename makes them the checkpoint
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def fingerprint(model: nn.Module, optimizer: torch.optim.Optimizer, epochs: int, steps_per_epoch: int) -> dict:
+    """What makes two runs the same run: model class and structure, optimizer, epochs, optimizer steps per epoch."""
+    return {
+        "model": type(model).__qualname__,
+        "structure": repr(model).splitlines() + [f"{k} {tuple(v.shape)}" for k, v in model.state_dict().items()],
+        "optimizer": type(optimizer).__name__,
+        "epochs": epochs,
+        "steps_per_epoch": steps_per_epoch,
+    }
+
+
+def _numpy_rng_state() -> dict:
+    name, key, pos, has_gauss, gauss = np.random.get_state()
+    return {"name": name, "key": torch.from_numpy(key.astype(np.int64)), "pos": pos, "has_gauss": has_gauss,
+            "gauss": gauss}
 
 
 def _rng_state(loader: DataLoader) -> dict:
+    """Every random state the next epoch depends on, as tensors and plain values (safe to load)."""
     gen = getattr(loader, "generator", None)
     return {
         "python": random.getstate(),
-        "numpy": np.random.get_state(),
+        "numpy": _numpy_rng_state(),
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         "loader": gen.get_state() if gen is not None else None,
@@ -158,13 +302,93 @@ def _rng_state(loader: DataLoader) -> dict:
 
 def _set_rng_state(state: dict, loader: DataLoader) -> None:
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    n = state["numpy"]
+    np.random.set_state((n["name"], n["key"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
     torch.set_rng_state(state["torch"])
     if state["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
     gen = getattr(loader, "generator", None)
     if gen is not None and state["loader"] is not None:
         gen.set_state(state["loader"])
+
+
+def save_checkpoint(path: str | Path, run: dict, model, optimizer, scheduler, scaler, history, loader) -> None:
+    """Everything `resume` needs after a finished epoch, written atomically."""
+    save_atomic(
+        {
+            "fingerprint": run,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict(),
+            "history": history.state_dict(),
+            "rng": _rng_state(loader),
+            "epoch": len(history.epochs),
+        },
+        path,
+    )
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device | None = None) -> dict:
+    """Read a checkpoint with ``weights_only=True``; a corrupt or unsafe file raises `CheckpointError`."""
+    path = Path(path)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        problem = f"holds objects other than tensors and plain values, which the course does not load ({err})"
+    except Exception as err:  # truncated or empty files fail in several ways (RuntimeError, EOFError, ...)
+        problem = f"is corrupt or incomplete ({type(err).__name__}: {err})"
+    raise CheckpointError(
+        f"the checkpoint {path} {problem}. Delete it to start this run from the beginning, "
+        f"or pass another checkpoint= path."
+    )
+
+
+def _mismatch(saved: dict, current: dict) -> str | None:
+    """The first way in which the saved run differs from the current one, described with both sides."""
+    for key, what in (("model", "model class"), ("optimizer", "optimizer"), ("steps_per_epoch", "optimizer steps per epoch")):
+        if saved.get(key) != current[key]:
+            return f"{what}: {saved.get(key)!r} in the checkpoint, {current[key]!r} in this call"
+    ours, theirs = current["structure"], saved.get("structure", [])
+    for i, (a, b) in enumerate(zip(theirs, ours)):
+        if a != b:
+            return f"model structure, line {i + 1}: {a.strip()!r} in the checkpoint, {b.strip()!r} in this call"
+    if len(ours) != len(theirs):
+        return f"model structure: {len(theirs)} lines in the checkpoint, {len(ours)} in this call"
+    return None
+
+
+def resume(path: str | Path, run: dict, model, optimizer, scheduler, scaler, loader, verbose: bool = True) -> History:
+    """Restore a run from ``path`` if it exists (an empty `History` otherwise), after checking it is the same run."""
+    path = Path(path)
+    path.with_name(path.name + ".tmp").unlink(missing_ok=True)  # left behind by a save that was killed
+    if not path.exists():
+        return History()
+    state = load_checkpoint(path, map_location=next(model.parameters()).device)
+    saved = state.get("fingerprint", {})
+    problem = _mismatch(saved, run)
+    done, planned, asked = state["epoch"], saved.get("epochs"), run["epochs"]
+    if problem is None and done < asked and planned != asked:
+        problem = f"epochs: a {planned}-epoch run in the checkpoint, {asked} in this call (the schedule depends on it)"
+    if problem is not None:
+        raise CheckpointError(
+            f"the checkpoint {path} belongs to a different run — {problem}. Delete it to start this run afresh, "
+            f"or pass another checkpoint= path."
+        )
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    scaler.load_state_dict(state["scaler"])
+    _set_rng_state(state["rng"], loader)
+    if verbose and done > asked:
+        print(f"{path.name} already holds a longer run ({done} finished epochs) than the {asked} asked for: "
+              f"nothing to train, the model now has its weights after epoch {done}")
+    elif verbose and done == asked:
+        print(f"{path.name}: all {done} epochs already done, the model now has the finished run's weights "
+              f"(delete the file to train again)")
+    elif verbose:
+        print(f"resuming from {path.name}: {done} of {asked} epochs already done")
+    return History(**state["history"])
 
 
 # --- the loop --------------------------------------------------------------------------------------------------
@@ -177,10 +401,12 @@ def fit(
     val_loader: DataLoader | None = None,
     optimizer: torch.optim.Optimizer | None = None,
     lr: float = 0.01,
+    weight_decay: float = 0.0,
     loss_fn: Callable | None = None,
     schedule: str | Schedule | None = None,
     warmup_steps: int = 0,
     accum_steps: int = 1,
+    clip_grad_norm: float | None = None,
     device: str | torch.device | None = None,
     amp: bool | None = None,
     channels_last: bool | None = None,
@@ -190,13 +416,14 @@ def fit(
 ) -> History:
     """Train ``model`` for ``epochs`` epochs and return its `History`.
 
-    - ``optimizer`` defaults to SGD with momentum 0.9 and learning rate ``lr``.
+    - ``optimizer`` defaults to SGD with momentum 0.9, learning rate ``lr`` and ``weight_decay`` on the weights
+      only (`param_groups`); pass your own optimizer to choose another (and its decay) yourself.
     - ``schedule``: ``"cosine"``, ``"constant"``, or a function from optimizer step to LR multiplier (see
-      `lr_schedule`); it is applied per optimizer step, after ``warmup_steps`` of linear warm-up for the strings.
+      `lr_schedule`), applied per optimizer step, after ``warmup_steps`` of linear warm-up for the strings.
     - ``accum_steps``: gradients of that many batches are summed before each optimizer step (a larger effective
-      batch in the same memory).
+      batch in the same memory); ``clip_grad_norm`` caps the gradients' total norm before each step.
     - ``amp`` / ``channels_last`` default to on with CUDA and are never used elsewhere.
-    - ``checkpoint``: file to save after every epoch and to resume from when it exists.
+    - ``checkpoint``: file to save after every epoch and to resume from when it exists (see `resume`).
 
     Validation loss is plain cross-entropy whatever ``loss_fn`` is, so runs with different losses compare.
     """
@@ -204,91 +431,57 @@ def fit(
         raise ValueError(f"need epochs >= 0 and accum_steps >= 1, got {epochs} and {accum_steps}")
     if len(train_loader) == 0:
         raise ValueError("train_loader yields no batches: is the dataset empty, or drop_last with a tiny dataset?")
+    if optimizer is not None and weight_decay:
+        raise ValueError("weight_decay applies to fit's default optimizer; set it in your own optimizer instead "
+                         "(e.g. torch.optim.AdamW(train.param_groups(model, 0.05), lr=...))")
     device = torch.device(device) if device else default_device()
     cuda = device.type == "cuda"
-    amp = cuda if amp is None else (amp and cuda)
-    channels_last = cuda if channels_last is None else (channels_last and cuda)
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if (amp is not False and cuda) else None
+    memory_format = torch.channels_last if (channels_last is not False and cuda) else torch.contiguous_format
     model.to(device, memory_format=memory_format)
     loss_fn = loss_fn or nn.CrossEntropyLoss()
-    optimizer = optimizer or torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    optimizer = optimizer or torch.optim.SGD(param_groups(model, weight_decay), lr=lr, momentum=0.9)
     steps_per_epoch = math.ceil(len(train_loader) / accum_steps)
     if schedule is None or isinstance(schedule, str):
         schedule = lr_schedule(schedule or "constant", max(1, epochs * steps_per_epoch), warmup_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-    amp_dtype = torch.bfloat16 if cuda and torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=amp and amp_dtype == torch.float16)
-    history, start = History(), 0
-
-    if checkpoint is not None and Path(checkpoint).exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=False)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        history = History(**state["history"])
-        _set_rng_state(state["rng"], train_loader)
-        start = state["epoch"]
-        if verbose:
-            print(f"resuming from {Path(checkpoint).name}: {start} of {epochs} epochs already done")
-
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+    run = fingerprint(model, optimizer, epochs, steps_per_epoch)
+    history = History()
+    if checkpoint is not None:
+        history = resume(checkpoint, run, model, optimizer, scheduler, scaler, train_loader, verbose)
     show = progress_enabled() if progress is None else progress
-    step = start * steps_per_epoch
-    for epoch in range(start, epochs):
+
+    for epoch in range(len(history.epochs), epochs):
         try:
             t0 = time.perf_counter()
-            model.train()
-            total_loss, correct, seen = 0.0, 0, 0
-            optimizer.zero_grad(set_to_none=True)
-            batches = _bar(train_loader, len(train_loader), f"epoch {epoch + 1}/{epochs}", show)
-            for i, (x, y) in enumerate(batches):
-                x = x.to(device, non_blocking=True, memory_format=memory_format) if x.dim() == 4 else x.to(device)
-                y = y.to(device, non_blocking=True)
-                with torch.autocast(device.type, dtype=amp_dtype, enabled=amp):
-                    out = model(x)
-                    loss = loss_fn(out, y)
-                loss_value = loss.detach().item()
-                if not math.isfinite(loss_value):
-                    raise FloatingPointError(
-                        f"loss became {loss_value} at epoch {epoch + 1}, batch {i + 1}: lower the learning rate"
-                    )
-                scaler.scale(loss / accum_steps).backward()
-                total_loss += loss_value * len(y)
-                correct += int((_logits(out).argmax(1) == y).sum())
-                seen += len(y)
-                if (i + 1) % accum_steps == 0 or i + 1 == len(train_loader):
-                    scaler.step(optimizer)
-                    scaler.update()
-                    optimizer.zero_grad(set_to_none=True)
-                    history.steps.append({"step": step, "loss": loss_value, "lr": optimizer.param_groups[0]["lr"]})
-                    scheduler.step()
-                    step += 1
-            row = {"epoch": epoch + 1, "train_loss": total_loss / seen, "train_acc": correct / seen}
+            row = {"epoch": epoch + 1}
+            row.update(train_one_epoch(
+                model, train_loader, optimizer, scheduler, history, loss_fn=loss_fn, device=device,
+                accum_steps=accum_steps, clip_grad_norm=clip_grad_norm, scaler=scaler, amp_dtype=amp_dtype,
+                memory_format=memory_format, desc=f"epoch {epoch + 1}/{epochs}", progress=show,
+            ))
             if val_loader is not None:
                 val = evaluate(model, val_loader, device=device)  # plain cross-entropy, comparable across runs
                 row.update(val_loss=val["loss"], val_acc=val["acc"])
             row.update(lr=history.steps[-1]["lr"], seconds=time.perf_counter() - t0)
             history.epochs.append(row)
             if checkpoint is not None:
-                save_atomic(
-                    {
-                        "model": model.state_dict(),
-                        "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(),
-                        "scaler": scaler.state_dict(),
-                        "history": history.state_dict(),
-                        "rng": _rng_state(train_loader),
-                        "epoch": epoch + 1,
-                    },
-                    checkpoint,
-                )
-            if verbose:
-                print(_epoch_line(row, epochs))
+                save_checkpoint(checkpoint, run, model, optimizer, scheduler, scaler, history, train_loader)
         except KeyboardInterrupt:
-            if checkpoint is not None:
-                print(f"interrupted in epoch {epoch + 1}; call fit again with the same checkpoint to resume from it")
-            raise
+            raise TrainingInterrupted(_interrupt_hint(epoch, epochs, checkpoint)) from None
+        if verbose:
+            print(_epoch_line(row, epochs))
     return history
+
+
+def _interrupt_hint(epoch: int, epochs: int, checkpoint: str | Path | None) -> str:
+    where = f"training stopped in epoch {epoch + 1} of {epochs}"
+    if checkpoint is None:
+        return f"{where}; pass checkpoint= to fit to be able to resume an interrupted run"
+    name = Path(checkpoint).name
+    saved = {0: "no epoch had finished yet", 1: f"epoch 1 is saved in {name}"}.get(epoch, f"epochs 1–{epoch} are saved in {name}")
+    return f"{where}; {saved}: run fit again with the same checkpoint to resume"
 
 
 def _epoch_line(row: dict, epochs: int) -> str:

@@ -37,7 +37,6 @@ if "google.colab" in sys.modules:
 
 # %%
 import inspect
-import time
 import warnings
 
 import matplotlib.pyplot as plt
@@ -268,20 +267,10 @@ bt = np.zeros(8, dtype=np.float32)
 xt_torch, wt_torch, bt_torch = map(torch.from_numpy, (xt, wt, bt))
 
 
-def best_time(fn, repeat: int) -> float:
-    """Fastest of `repeat` runs, in seconds (the minimum is the least disturbed by other programs)."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-timings = {
-    "Python loops": best_time(lambda: conv2d_loops(xt, wt, bt, padding=1), repeat=2),
-    "img2col + matmul (NumPy)": best_time(lambda: scratch.conv2d(xt, wt, bt, padding=1), repeat=50),
-    "F.conv2d (PyTorch)": best_time(lambda: F.conv2d(xt_torch, wt_torch, bt_torch, padding=1), repeat=50),
+timings = {  # profile.time_call: the median of repeated calls, timed by torch.utils.benchmark.Timer
+    "Python loops": profile.time_call(lambda: conv2d_loops(xt, wt, bt, padding=1)),
+    "img2col + matmul (NumPy)": profile.time_call(lambda: scratch.conv2d(xt, wt, bt, padding=1)),
+    "F.conv2d (PyTorch)": profile.time_call(lambda: F.conv2d(xt_torch, wt_torch, bt_torch, padding=1)),
 }
 slowest = timings["Python loops"]
 print(f"{'implementation':26s} {'time':>10s} {'speed-up vs loops':>18s}")

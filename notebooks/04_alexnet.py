@@ -138,18 +138,13 @@ print(f"paper network: FC layers hold {fc_share:.1%} of the parameters, convolut
 #
 # State-dict compatibility means torchvision's weights load into our model *strictly* (every key present, every
 # shape equal) and then both compute the same function. We check it with torchvision's randomly initialised model —
-# no download needed — on a random 224×224 batch, in eval mode (dropout off).
+# no download needed — on a random 224×224 batch, in eval mode (dropout off). `models.check_twin` does both steps
+# and reports any missing or unexpected key; every later chapter checks its models with it.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-reference = tvm.alexnet(weights=None).eval()
-ours = models.alexnet().eval()
-result = ours.load_state_dict(reference.state_dict(), strict=True)
-x = torch.randn(2, 3, 224, 224)
-with torch.no_grad():
-    err = (ours(x) - reference(x)).abs().max().item()
-print(f"missing keys: {result.missing_keys}, unexpected keys: {result.unexpected_keys}")
-print(f"output shape {tuple(ours(x).shape)}, max abs difference < 1e-5: {err < 1e-5}")
+ours = models.alexnet()
+print(models.check_twin(ours, tvm.alexnet(weights=None), torch.randn(2, 3, 224, 224)))
 
 # %% [markdown]
 # Both AlexNets shrink a 224-pixel image to 6×6 before the classifier; below **63×63** pixels one of the poolings
@@ -178,13 +173,7 @@ except ValueError as err:
 # on scikit-learn's handwritten digits (32×32, grey), full mode on CIFAR-10.
 
 # %%
-if cfg.full:
-    from torchvision import transforms
-
-    train_set = data.cifar10(cfg.data_dir, train=True, transform=transforms.ToTensor())
-    test_set = data.cifar10(cfg.data_dir, train=False, transform=transforms.ToTensor())
-else:
-    train_set, test_set = data.handwritten_digits(cfg)
+train_set, test_set, _ = data.small_images(cfg)
 channels = train_set[0][0].shape[0]
 print(f"{len(train_set)} training and {len(test_set)} test images of shape {tuple(train_set[0][0].shape)}")
 

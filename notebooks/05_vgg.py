@@ -100,21 +100,15 @@ for name in names:
 #
 # Our VGG-16-BN takes torchvision's (randomly initialised) state dict strictly and computes the same outputs in
 # eval mode, where batch normalisation uses its running statistics. We build ours on the `meta` device and let
-# `load_state_dict(..., assign=True)` hand it torchvision's tensors, so the 138M parameters are only initialised
+# `check_twin(..., assign=True)` hand it torchvision's tensors, so the 138M parameters are only initialised
 # once. A 64×64 input is enough: it leaves 2×2 maps before the 7×7 adaptive pooling.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-reference = tvm.vgg16_bn(weights=None).eval()
+reference = tvm.vgg16_bn(weights=None)
 with torch.device("meta"):
     ours = models.vgg16_bn()
-result = ours.load_state_dict(reference.state_dict(), strict=True, assign=True)
-ours.eval()
-x = torch.randn(2, 3, 64, 64)
-with torch.no_grad():
-    err = (ours(x) - reference(x)).abs().max().item()
-print(f"missing keys: {result.missing_keys}, unexpected keys: {result.unexpected_keys}")
-print(f"max abs difference < 1e-5: {err < 1e-5}")
+print(models.check_twin(ours, reference, torch.randn(2, 3, 64, 64), assign=True))
 print(f"smallest input: {ours.min_input_size}×{ours.min_input_size} (five 2×2 poolings: 2**5 = 32)")
 try:
     ours(torch.randn(1, 3, 28, 28))
@@ -239,15 +233,7 @@ plt.show()
 # CIFAR-10 at half width.
 
 # %%
-if cfg.full:
-    from torchvision import transforms
-
-    augment = transforms.Compose([transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip(),
-                                  transforms.ToTensor()])
-    train_set = data.cifar10(cfg.data_dir, train=True, transform=augment)
-    test_set = data.cifar10(cfg.data_dir, train=False, transform=transforms.ToTensor())
-else:
-    train_set, test_set = data.handwritten_digits(cfg)
+train_set, test_set, _ = data.small_images(cfg, augment=True)
 channels = train_set[0][0].shape[0]
 width, epochs = cfg.pick(tiny=0.125, full=0.5), cfg.pick(tiny=4, full=15)
 

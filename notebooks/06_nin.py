@@ -193,17 +193,7 @@ print(f"GAP -> {tuple(full_size(torch.zeros(1, 3, 32, 32)).shape)}")
 # handwritten digits; full mode trains the paper's width on CIFAR-10.
 
 # %%
-if cfg.full:
-    from torchvision import transforms
-
-    augment = transforms.Compose([transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip(),
-                                  transforms.ToTensor()])
-    train_set = data.cifar10(cfg.data_dir, train=True, transform=augment)
-    test_set = data.cifar10(cfg.data_dir, train=False, transform=transforms.ToTensor())
-    class_names = ["plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-else:
-    train_set, test_set = data.handwritten_digits(cfg)
-    class_names = [str(i) for i in range(10)]
+train_set, test_set, class_names = data.small_images(cfg, augment=True)
 channels = train_set[0][0].shape[0]
 
 torch.manual_seed(0)

@@ -18,6 +18,9 @@ def test_auto_follows_cuda(monkeypatch, cuda, expected):
     assert config.resolve_mode("auto") == expected
     monkeypatch.delenv(config.MODE_ENV, raising=False)
     assert config.resolve_mode() == expected  # unset means auto
+    for empty in ("", "  "):
+        monkeypatch.setenv(config.MODE_ENV, empty)  # set but empty, e.g. `CNNCOURSE_MODE= jupyter lab`
+        assert config.resolve_mode() == expected
 
 
 def test_mode_from_environment(monkeypatch):

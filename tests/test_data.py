@@ -157,3 +157,52 @@ def test_loaders_shuffle_train_only_and_are_seeded():
     assert torch.equal(first_a, first_b)
     assert not torch.equal(first_a, train.tensors[1][:16])
     assert torch.equal(next(iter(t))[1], test.tensors[1][:16])
+
+
+def test_digits_split_is_sklearns_stratified_split():
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    train, test = data.digits(size=8, test_fraction=0.25, seed=3)
+    raw = load_digits()
+    _, expected = train_test_split(raw.target, test_size=0.25, stratify=raw.target, random_state=3)
+    assert (len(train), len(test)) == (1347, 450)
+    assert sorted(test.tensors[1].tolist()) == sorted(expected.tolist())
+
+
+def test_small_images_by_mode(tmp_path, monkeypatch):
+    tiny = config.setup(mode="tiny", verbose=False)
+    train, test, names = data.small_images(tiny)
+    assert train[0][0].shape == (1, 32, 32) and names == [str(d) for d in range(10)] and len(test) == 450
+
+    write_cifar(tmp_path)
+    real_cifar10 = data.cifar10
+    monkeypatch.setattr(data, "cifar10", lambda root, train, transform: real_cifar10(
+        root, train=train, transform=transform, download=False, verify=False))  # fake files fail the MD5 check
+    full = config.setup(mode="full", verbose=False)
+    train, test, names = data.small_images(full, augment=True, root=tmp_path)
+    assert names[0] == "airplane" and len(train) == 15 and len(test) == 3
+    assert train[0][0].shape == (3, 32, 32) and test[0][0].shape == (3, 32, 32)
+    kinds = [type(t).__name__ for t in train.transform.transforms]
+    assert kinds == ["RandomCrop", "RandomHorizontalFlip", "ToTensor"]
+    assert type(test.transform).__name__ == "ToTensor"
+    plain, _, _ = data.small_images(full, root=tmp_path)
+    assert type(plain.transform).__name__ == "ToTensor"
+
+
+class _Payload:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("echo pwned > pwned.txt",))
+
+
+@pytest.mark.parametrize("victim", ["data_batch_1", "batches.meta"])
+def test_unverified_cifar_files_are_never_unpickled_with_code(tmp_path, monkeypatch, victim):
+    """Without the MD5 check the files could be anything: they are read by an unpickler that builds data only."""
+    monkeypatch.chdir(tmp_path)
+    folder = write_cifar(tmp_path)
+    (folder / victim).write_bytes(pickle.dumps({"data": _Payload(), "labels": [], "label_names": _Payload()}))
+    with pytest.raises(data.DataUnavailableError, match="refusing to load posix.system|refusing to load os.system"):
+        data.cifar10(tmp_path, train=True, download=False, verify=False)
+    assert not (tmp_path / "pwned.txt").exists()

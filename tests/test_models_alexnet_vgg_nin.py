@@ -76,25 +76,16 @@ def test_state_dict_keys_and_shapes_match_torchvision(name):
 
 @pytest.mark.parametrize("name", TORCHVISION_MODELS)
 def test_same_outputs_as_torchvision_in_eval_mode(name):
-    theirs = _random_torchvision(name)
-    ours = _meta(getattr(models, name))
-    ours.load_state_dict(theirs.state_dict(), strict=True, assign=True)
-    ours.eval()
     # 64×64 leaves 2×2 maps before VGG's 7×7 adaptive pooling, so a wrong flatten order would show
     x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
-    with torch.no_grad():
-        expected, got = theirs(x), ours(x)
-    assert got.shape == (2, 1000)
-    assert torch.allclose(got, expected, rtol=1e-4, atol=1e-5)
+    report = models.check_twin(_meta(getattr(models, name)), _random_torchvision(name), x, tolerance=1e-4, assign=True)
+    assert report.ok, report
+    assert report.output_shapes == [(2, 1000)]
 
 
 def test_alexnet_matches_torchvision_initialised_model_at_224():
-    theirs = tvm.alexnet().eval()  # torchvision's own random initialisation
-    ours = models.alexnet().eval()
-    ours.load_state_dict(theirs.state_dict(), strict=True)
-    x = torch.randn(2, 3, 224, 224)
-    with torch.no_grad():
-        assert torch.allclose(ours(x), theirs(x), rtol=1e-4, atol=1e-6)
+    report = models.check_twin(models.alexnet(), tvm.alexnet(), torch.randn(2, 3, 224, 224))  # torchvision's init
+    assert report.ok, report
 
 
 def test_num_classes_and_dropout_are_accepted():

@@ -40,10 +40,15 @@ def test_output_shape_and_gradients(num_classes, in_channels):
     assert all(p.grad is not None for p in model.parameters())
 
 
-@pytest.mark.parametrize("shape", [(2, 1, 28, 28), (2, 1, 8, 8), (2, 1, 32, 28), (2, 1, 64, 64), (1, 32, 32)])
+@pytest.mark.parametrize("shape", [(2, 1, 28, 28), (2, 1, 8, 8), (2, 1, 32, 28), (2, 1, 64, 64), (32, 32)])
 def test_wrong_input_size_is_a_clear_error(shape):
     with pytest.raises(ValueError, match="LeNet-5 needs N×C×32×32 input"):
         lenet5()(torch.zeros(shape))
+
+
+def test_an_unbatched_digit_is_told_to_add_the_batch_dimension():
+    with pytest.raises(ValueError, match=r"unbatched image of shape \(1, 32, 32\).*unsqueeze\(0\)"):
+        lenet5()(torch.zeros(1, 32, 32))
 
 
 def test_unknown_activation():

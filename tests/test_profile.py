@@ -61,10 +61,17 @@ def test_saved_activation_bytes_of_a_known_network():
     assert profile.saved_activation_bytes(model, torch.randn(4, 10)) == 4 * 20 * 4
 
 
-def test_benchmark_reports_positive_numbers():
-    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU())
-    result = profile.benchmark(model, (2, 3, 16, 16), steps=2, warmup=1, train=True)
-    assert result.images_per_s > 0 and result.ms_per_batch > 0 and result.peak_memory_mb > 0
+def test_benchmark_measures_more_work_as_slower_and_bigger():
+    """Four times the convolutions: more time per batch, fewer images per second, more memory for the backward."""
+    torch.manual_seed(0)
+    one = nn.Sequential(nn.Conv2d(16, 16, 3, padding=1))
+    four = nn.Sequential(*[nn.Conv2d(16, 16, 3, padding=1) for _ in range(4)])
+    shape = (8, 16, 32, 32)
+    small = profile.benchmark(one, shape, steps=5, warmup=1, train=True)
+    large = profile.benchmark(four, shape, steps=5, warmup=1, train=True)
+    assert large.ms_per_batch > 1.5 * small.ms_per_batch
+    assert small.images_per_s == pytest.approx(8 / (small.ms_per_batch / 1e3))
+    assert large.peak_memory_mb > small.peak_memory_mb + 3 * 8 * 16 * 32 * 32 * 4 / 2**20 * 0.9  # 3 more saved maps
 
 
 def test_peak_memory_rejects_unknown_device():
@@ -137,3 +144,11 @@ def test_receptive_field_is_not_fooled_by_cancelling_weights_and_keeps_the_model
 def test_receptive_field_needs_a_large_enough_input():
     with pytest.raises(ValueError, match="larger"):
         profile.receptive_field(nn.Conv2d(1, 1, 7, padding=3), (1, 1, 5, 5))
+
+
+def test_time_call_measures_longer_calls_as_longer():
+    import time
+
+    short = profile.time_call(lambda: time.sleep(0.002), min_run_time=0.05)
+    long = profile.time_call(lambda: time.sleep(0.01), min_run_time=0.05)
+    assert 0.002 <= short < long and long >= 0.01

@@ -148,3 +148,22 @@ def test_conv_output_size_formula():
 def test_bad_shapes_raise_value_error(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize("op, args", [
+    (scratch.img2col, (3, 3)),
+    (scratch.conv2d, (np.ones((1, 1, 3, 3), np.float32),)),
+    (scratch.max_pool2d, (2,)),
+    (scratch.avg_pool2d, (2,)),
+    (scratch.local_response_norm, (3,)),
+], ids=lambda v: getattr(v, "__name__", ""))
+def test_numpy_ops_refuse_torch_tensors_with_a_clear_type_error(op, args):
+    x = torch.ones(1, 1, 4, 4)
+    with pytest.raises(TypeError, match=r"takes NumPy arrays, but x is a torch\.Tensor; convert it with \.numpy\(\)"):
+        op(x, *args)
+    assert op(x.numpy(), *args) is not None  # the same call with an array works
+
+
+def test_conv2d_names_a_weight_of_the_wrong_type():
+    with pytest.raises(TypeError, match="weight is a torch.Tensor"):
+        scratch.conv2d(np.ones((1, 1, 4, 4)), torch.ones(1, 1, 3, 3))

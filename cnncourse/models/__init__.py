@@ -1,8 +1,13 @@
 """Model builders, one module per family, named like torchvision's (plus the course-only models).
 
 Every ImageNet model that torchvision also has is state-dict compatible with it (same keys, shapes and eval-mode
-outputs), so ``weights=`` loads torchvision's official pretrained weights.
+outputs), so ``weights=`` loads torchvision's official pretrained weights. Every builder is registered
+(`list_models`, `model_info`, `get_model`) with the chapter that teaches it and its reference twin, and
+`check_twin` is the chapters' (and tests') one way of comparing a model with its twin.
 """
+
+from .registry import ModelInfo, get_model, list_models, model_info, register_model
+from .twin import TwinReport, check_twin
 
 from .lenet import lenet5
 from .alexnet import alexnet, alexnet_paper

@@ -19,6 +19,7 @@ from torch import nn
 from torchvision.models import WeightsEnum
 
 from .common import check_input_size, min_input_size
+from .registry import register_model
 from .weights import check_num_classes, load_weights, resolve_weights
 
 
@@ -80,6 +81,7 @@ def _features(widths: tuple[int, ...], lrn: bool, groups: tuple[int, ...] = (1, 
     return nn.Sequential(*layers)
 
 
+@register_model(chapter=4, twin="torchvision")
 def alexnet(
     weights: WeightsEnum | str | None = None,
     progress: bool = True,
@@ -94,6 +96,7 @@ def alexnet(
     return load_weights(model, w, progress)  # type: ignore[return-value]
 
 
+@register_model(chapter=4)
 def alexnet_paper(*, num_classes: int = 1000, dropout: float = 0.5, two_towers: bool = False) -> AlexNet:
     """The 2012 paper's AlexNet: 96/256/384/384/256 filters, LRN after conv1 and conv2 (62,378,344 parameters).
 

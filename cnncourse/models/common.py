@@ -4,6 +4,11 @@ A stack of convolutions and poolings shrinks the image; below some side length o
 slide over and PyTorch fails deep inside with a shape error. `min_input_size` works that length out from the
 layers themselves (walking backwards from a 1×1 output) and `check_input_size` turns a too-small input into a
 ``ValueError`` that names it.
+
+The check is plain Python that branches on the input's shape. PyTorch's tracers (``torch.fx`` and with it
+torchvision's feature extraction, ``torch.jit.trace``, ``torch.compile``) replace the input by a symbol, and a branch
+on a symbol either fails or bakes one shape in, so `check_input_size` steps aside while one of them runs
+(`is_tracing`): a traced model is checked by PyTorch's own shape errors, an eager one by ours.
 """
 
 from __future__ import annotations
@@ -12,6 +17,11 @@ from collections.abc import Iterable
 
 import torch
 from torch import nn
+
+try:  # torch >= 2.9 names the check for symbolic tracing alone (is_fx_tracing also answers for torch.export)
+    from torch.fx._symbolic_trace import is_fx_symbolic_tracing as _fx_tracing
+except ImportError:
+    from torch.fx._symbolic_trace import is_fx_tracing as _fx_tracing
 
 
 def _pair(value) -> tuple[int, int]:
@@ -42,11 +52,32 @@ def min_input_size(layers: Iterable[nn.Module]) -> int:
     return size
 
 
-def check_input_size(x: torch.Tensor, minimum: int, model: str) -> None:
-    """Raise a ``ValueError`` naming ``model``'s minimum input size when ``x`` (N×C×H×W) is smaller."""
+def is_tracing() -> bool:
+    """True while torch.fx, torch.jit or torch.compile traces a model (then shape checks must not branch)."""
+    return _fx_tracing() or torch.jit.is_tracing() or torch.compiler.is_compiling()
+
+
+def check_input_size(
+    x: torch.Tensor, minimum: int, model: str, *, exact: bool = False, why: str = "", fix: str = ""
+) -> None:
+    """Raise a ``ValueError`` naming ``model``'s input size when ``x`` is not N×C×H×W or smaller than ``minimum``.
+
+    ``exact=True`` demands exactly ``minimum``×``minimum`` (LeNet-5); its message adds ``why`` and ``fix``. An unbatched
+    C×H×W image gets a message of its own, because PyTorch's convolutions would accept it and a model's head would
+    then fail (or, worse, return a wrongly shaped result) far from the cause. Skipped while tracing (`is_tracing`).
+    """
+    if is_tracing():
+        return
+    if x.dim() == 3:
+        raise ValueError(
+            f"{model} expects a batch of images N×C×H×W, got one unbatched image of shape {tuple(x.shape)}; "
+            f"add the batch dimension with x.unsqueeze(0) (and take [0] of the result)"
+        )
+    h, w = x.shape[-2:] if x.dim() >= 2 else (0, 0)
+    if exact and (x.dim() != 4 or (h, w) != (minimum, minimum)):
+        raise ValueError(f"{model} needs N×C×{minimum}×{minimum} input ({why}), got shape {tuple(x.shape)}; {fix}")
     if x.dim() != 4:
         raise ValueError(f"{model} expects a batch of images N×C×H×W, got a tensor of shape {tuple(x.shape)}")
-    h, w = x.shape[-2:]
     if h < minimum or w < minimum:
         raise ValueError(
             f"{model} needs inputs of at least {minimum}×{minimum} pixels, got {h}×{w}; "

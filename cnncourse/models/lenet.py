@@ -12,13 +12,16 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from .common import check_input_size
+from .registry import register_model
+
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
 
 class LeNet5(nn.Sequential):
     """C1 conv 6@5×5 → S2 avg-pool → C3 conv 16@5×5 → S4 avg-pool → C5 conv 120@5×5 → F6 84 → output."""
 
-    input_size = 32
+    min_input_size = 32  # and the only size: C5 must see exactly a 5×5 map
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1, activation: str = "tanh") -> None:
         if activation not in ACTIVATIONS:
@@ -42,15 +45,15 @@ class LeNet5(nn.Sequential):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        size = self.input_size
-        if x.dim() != 4 or tuple(x.shape[-2:]) != (size, size):
-            raise ValueError(
-                f"LeNet-5 needs N×C×{size}×{size} input (C5's 5×5 kernel must cover exactly the 5×5 map left "
-                f"after S4), got shape {tuple(x.shape)}; pad 28×28 MNIST digits by 2 pixels on each side"
-            )
+        check_input_size(
+            x, self.min_input_size, "LeNet-5", exact=True,
+            why="C5's 5×5 kernel must cover exactly the 5×5 map left after S4",
+            fix="pad 28×28 MNIST digits by 2 pixels on each side",
+        )
         return super().forward(x)
 
 
+@register_model(chapter=3, input_size=(1, 32, 32))
 def lenet5(num_classes: int = 10, in_channels: int = 1, activation: str = "tanh") -> LeNet5:
     """LeNet-5 for 32×32 inputs (61,706 parameters with 1 input channel and 10 classes)."""
     return LeNet5(num_classes=num_classes, in_channels=in_channels, activation=activation)

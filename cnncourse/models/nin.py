@@ -14,6 +14,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .common import check_input_size
+from .registry import register_model
+
 
 def mlpconv(in_channels: int, widths: tuple[int, int, int], kernel_size: int, padding: int) -> nn.Sequential:
     """One mlpconv block: a ``kernel_size`` convolution, then two 1×1 convolutions, each followed by a ReLU."""
@@ -30,6 +33,8 @@ def mlpconv(in_channels: int, widths: tuple[int, int, int], kernel_size: int, pa
 
 class NiN(nn.Module):
     """Three mlpconv blocks (the last one ends in one map per class) and global average pooling."""
+
+    min_input_size = 1  # its poolings are padded, so any size works
 
     def __init__(self, num_classes: int = 10, in_channels: int = 3, width: float = 1.0, dropout: float = 0.5):
         super().__init__()
@@ -60,9 +65,11 @@ class NiN(nn.Module):
         return self.features(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input_size(x, self.min_input_size, "nin")
         return torch.flatten(self.pool(self.features(x)), 1)
 
 
+@register_model(chapter=6, input_size=(3, 32, 32))
 def nin(num_classes: int = 10, in_channels: int = 3, *, width: float = 1.0, dropout: float = 0.5) -> NiN:
     """The paper's CIFAR-10 Network in Network; ``width`` scales the hidden channels (the class maps stay)."""
     return NiN(num_classes=num_classes, in_channels=in_channels, width=width, dropout=dropout)

@@ -20,6 +20,7 @@ from torch import nn
 from torchvision.models import WeightsEnum
 
 from .common import check_input_size, min_input_size
+from .registry import register_model
 from .weights import check_num_classes, load_weights, resolve_weights
 
 # The paper's table 1: A = 11 weight layers, B = 13, D = 16, E = 19 (8/10/13/16 convolutions + 3 FC layers).
@@ -157,48 +158,56 @@ def _vgg(name: str, config: str, batch_norm: bool, weights, progress: bool, num_
     return load_weights(model, w, progress)  # type: ignore[return-value]
 
 
+@register_model(chapter=5, twin="torchvision")
 def vgg11(weights: WeightsEnum | str | None = None, progress: bool = True, *, num_classes: int = 1000,
           dropout: float = 0.5) -> VGG:
     """VGG-11 (configuration A), 132,863,336 parameters; ``weights=`` loads torchvision's ImageNet weights."""
     return _vgg("vgg11", "A", False, weights, progress, num_classes, dropout)
 
 
+@register_model(chapter=5, twin="torchvision")
 def vgg11_bn(weights: WeightsEnum | str | None = None, progress: bool = True, *, num_classes: int = 1000,
              dropout: float = 0.5) -> VGG:
     """VGG-11 with batch normalisation after every convolution."""
     return _vgg("vgg11_bn", "A", True, weights, progress, num_classes, dropout)
 
 
+@register_model(chapter=5, twin="torchvision")
 def vgg13(weights: WeightsEnum | str | None = None, progress: bool = True, *, num_classes: int = 1000,
           dropout: float = 0.5) -> VGG:
     """VGG-13 (configuration B)."""
     return _vgg("vgg13", "B", False, weights, progress, num_classes, dropout)
 
 
+@register_model(chapter=5, twin="torchvision")
 def vgg13_bn(weights: WeightsEnum | str | None = None, progress: bool = True, *, num_classes: int = 1000,
              dropout: float = 0.5) -> VGG:
     """VGG-13 with batch normalisation after every convolution."""
     return _vgg("vgg13_bn", "B", True, weights, progress, num_classes, dropout)
 
 
+@register_model(chapter=5, twin="torchvision")
 def vgg16(weights: WeightsEnum | str | None = None, progress: bool = True, *, num_classes: int = 1000,
           dropout: float = 0.5) -> VGG:
     """VGG-16 (configuration D), 138,357,544 parameters."""
     return _vgg("vgg16", "D", False, weights, progress, num_classes, dropout)
 
 
+@register_model(chapter=5, twin="torchvision")
 def vgg16_bn(weights: WeightsEnum | str | None = None, progress: bool = True, *, num_classes: int = 1000,
              dropout: float = 0.5) -> VGG:
     """VGG-16 with batch normalisation after every convolution."""
     return _vgg("vgg16_bn", "D", True, weights, progress, num_classes, dropout)
 
 
+@register_model(chapter=5, twin="torchvision")
 def vgg19(weights: WeightsEnum | str | None = None, progress: bool = True, *, num_classes: int = 1000,
           dropout: float = 0.5) -> VGG:
     """VGG-19 (configuration E)."""
     return _vgg("vgg19", "E", False, weights, progress, num_classes, dropout)
 
 
+@register_model(chapter=5, twin="torchvision")
 def vgg19_bn(weights: WeightsEnum | str | None = None, progress: bool = True, *, num_classes: int = 1000,
              dropout: float = 0.5) -> VGG:
     """VGG-19 with batch normalisation after every convolution, 143,678,248 parameters."""
