@@ -46,6 +46,12 @@ def test_register_model_refuses_duplicates_and_unknown_twins():
     assert (models.model_info("vgg16").twin_library, models.model_info("vgg16").twin_name) == ("torchvision", "vgg16")
 
 
+def test_published_top1_comes_from_torchvisions_metadata():
+    assert models.model_info("alexnet").published_top1 == tvm.AlexNet_Weights.DEFAULT.meta["_metrics"]["ImageNet-1K"]["acc@1"]
+    assert models.model_info("vgg16_bn").published_top1 == 73.36
+    assert models.model_info("lenet5").published_top1 is None  # a course-only model has no published number
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_fx_symbolic_trace_and_feature_extraction(name):
     model, x = _meta(name), _input(name)

@@ -41,6 +41,18 @@ class ModelInfo:
             return None
         return self.twin.split(":", 1)[1] if ":" in self.twin else self.name
 
+    @property
+    def published_top1(self) -> float | None:
+        """ImageNet top-1 accuracy (%) of the twin's default weights, from torchvision's weight metadata.
+
+        None for course-only models and for timm twins (timm's pretrained configs carry no accuracy).
+        """
+        if self.twin_library != "torchvision":
+            return None
+        from torchvision.models import get_model_weights
+
+        return float(get_model_weights(self.twin_name).DEFAULT.meta["_metrics"]["ImageNet-1K"]["acc@1"])
+
 
 def register_model(
     *, chapter: int, input_size: tuple[int, int, int] = (3, 224, 224), twin: str | None = None, name: str | None = None
