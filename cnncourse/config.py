@@ -13,6 +13,8 @@ import torch
 
 MODES = ("tiny", "full", "auto")
 MODE_ENV = "CNNCOURSE_MODE"
+SCHEDULES = ("class", "paper")
+SCHEDULE_ENV = "CNNCOURSE_SCHEDULE"
 DATA_ENV = "CNNCOURSE_DATA"
 DEFAULT_DATA_DIR = Path("~/.cache/cnncourse")
 
@@ -27,6 +29,7 @@ class Settings:
     device: torch.device
     data_dir: Path
     seed: int
+    schedule: str = "class"  # full mode's training length: "class" (fits a lesson) or "paper" (the paper's)
 
     @property
     def tiny(self) -> bool:
@@ -36,13 +39,19 @@ class Settings:
     def full(self) -> bool:
         return self.mode == "full"
 
-    def pick(self, *, tiny: T, full: T) -> T:
-        """Return the value for the current mode, e.g. ``epochs = cfg.pick(tiny=3, full=30)``."""
-        return tiny if self.tiny else full
+    def pick(self, *, tiny: T, full: T, paper: T | None = None) -> T:
+        """The value for the current mode, e.g. ``epochs = cfg.pick(tiny=3, full=30, paper=164)``.
+
+        ``full`` is full mode's class-length value; ``paper`` (if given) replaces it when ``CNNCOURSE_SCHEDULE=paper``.
+        """
+        if self.tiny:
+            return tiny
+        return paper if self.schedule == "paper" and paper is not None else full
 
     def banner(self) -> str:
+        mode = f"{self.mode} ({self.schedule} schedule)" if self.full else self.mode
         return (
-            f"cnncourse | mode={self.mode} | device={self.device} | torch {torch.__version__} "
+            f"cnncourse | mode={mode} | device={self.device} | torch {torch.__version__} "
             f"| data {_shorten_home(self.data_dir)}"
         )
 
@@ -59,6 +68,18 @@ def resolve_mode(value: str | None = None) -> str:
     if mode == "auto":
         mode = "full" if torch.cuda.is_available() else "tiny"
     return mode
+
+
+def resolve_schedule(value: str | None = None) -> str:
+    """``class`` (default) or ``paper``, from ``value`` or the ``CNNCOURSE_SCHEDULE`` environment variable."""
+    raw = os.environ.get(SCHEDULE_ENV, "") if value is None else value
+    schedule = raw.strip().lower() or "class"
+    if schedule not in SCHEDULES:
+        raise ValueError(
+            f"{SCHEDULE_ENV}={raw!r} is not a schedule; use class (each chapter's full run fits a lesson) or paper "
+            f"(the papers' schedules, hours per chapter)."
+        )
+    return schedule
 
 
 def default_device() -> torch.device:
@@ -82,9 +103,12 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)  # also seeds every CUDA device
 
 
-def setup(seed: int = 0, mode: str | None = None, verbose: bool = True) -> Settings:
-    """Resolve mode, device and data directory, seed every RNG, and print a one-line banner."""
-    settings = Settings(mode=resolve_mode(mode), device=default_device(), data_dir=data_dir(), seed=seed)
+def setup(seed: int = 0, mode: str | None = None, verbose: bool = True, schedule: str | None = None) -> Settings:
+    """Resolve mode, schedule, device and data directory, seed every RNG, and print a one-line banner."""
+    settings = Settings(
+        mode=resolve_mode(mode), device=default_device(), data_dir=data_dir(), seed=seed,
+        schedule=resolve_schedule(schedule),
+    )
     seed_everything(seed)
     if verbose:
         print(settings.banner())

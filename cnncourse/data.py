@@ -233,9 +233,23 @@ def k_shot(dataset: Dataset, k: int, seed: int = 0) -> Subset:
 
 
 def loaders(
-    train: Dataset, test: Dataset, batch_size: int = 64, seed: int = 0, num_workers: int = 0
-) -> tuple[DataLoader, DataLoader]:
-    """A shuffled (seeded) training loader and an ordered test loader."""
+    train: Dataset,
+    test: Dataset,
+    batch_size: int = 64,
+    seed: int = 0,
+    num_workers: int = 0,
+    device: str | torch.device | None = None,
+):
+    """A shuffled (seeded) training loader and an ordered test loader.
+
+    With ``device`` the data is held on that device as one tensor and augmented there per batch, exactly as the
+    datasets' transforms say (`cnncourse.pipeline.TensorLoader`: much faster on a GPU); without it, PyTorch
+    ``DataLoader``s run the transforms image by image on the CPU.
+    """
+    if device is not None:
+        from . import pipeline
+
+        return pipeline.loaders(train, test, batch_size, seed=seed, device=device)
     gen = torch.Generator().manual_seed(seed)
     pin = torch.cuda.is_available()
     return (

@@ -70,3 +70,19 @@ def test_pick_follows_mode():
     full = config.Settings("full", torch.device("cpu"), config.data_dir(), 0)
     assert (tiny.pick(tiny=1, full=2), full.pick(tiny=1, full=2)) == (1, 2)
     assert tiny.tiny and not tiny.full and full.full
+
+
+def test_schedule_picks_full_modes_class_or_paper_length(monkeypatch):
+    monkeypatch.delenv(config.SCHEDULE_ENV, raising=False)
+    full = cnncourse.setup(mode="full", verbose=False)
+    assert full.schedule == "class" and full.pick(tiny=1, full=30, paper=164) == 30
+    monkeypatch.setenv(config.SCHEDULE_ENV, "paper")
+    paper = cnncourse.setup(mode="full", verbose=False)
+    assert paper.pick(tiny=1, full=30, paper=164) == 164
+    assert paper.pick(tiny=1, full=30) == 30  # no paper value given: the class one
+    assert cnncourse.setup(mode="tiny", verbose=False).pick(tiny=1, full=30, paper=164) == 1
+    assert "mode=full (paper schedule)" in paper.banner()
+    assert "schedule" not in cnncourse.setup(mode="tiny", verbose=False).banner()  # tiny mode has one length
+    monkeypatch.setenv(config.SCHEDULE_ENV, "fast")
+    with pytest.raises(ValueError, match="'fast' is not a schedule; use class .* or paper"):
+        cnncourse.setup(verbose=False)

@@ -401,3 +401,54 @@ def test_progress_switch(monkeypatch):
     monkeypatch.setenv("TQDM_DISABLE", "0")
     monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
     assert train.progress_enabled()
+
+
+# --- speed: no host synchronisation inside an epoch, torch.compile on request -----------------------------------------
+
+def test_an_epoch_reads_from_the_device_only_at_its_end(monkeypatch):
+    """Every .item()/.tolist()/.cpu()/int()/float()/bool() of a tensor makes the CPU wait for a GPU; count them."""
+    torch.manual_seed(0)
+    batches = [(torch.randn(8, 1, 8, 8), torch.randint(0, 3, (8,))) for _ in range(12)]  # no DataLoader involved
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 3))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 1.0)
+    reads = []
+    for name in ("item", "tolist", "cpu", "numpy", "__int__", "__float__", "__bool__"):
+        real = getattr(torch.Tensor, name)
+        monkeypatch.setattr(torch.Tensor, name, lambda self, *a, _real=real, _name=name, **k: (
+            reads.append(_name), _real(self, *a, **k))[1])
+    history = train.History()
+    row = train.train_one_epoch(model, batches, opt, sched, history, loss_fn=nn.functional.cross_entropy,
+                                device=torch.device("cpu"), accum_steps=2, clip_grad_norm=1.0)
+    monkeypatch.undo()
+    assert sorted(reads) == ["__int__", "tolist"], reads  # the losses and the correct count, once each
+    assert len(history.steps) == 6 and 0 <= row["train_acc"] <= 1
+
+
+def test_a_nan_loss_is_still_caught_and_named(monkeypatch):
+    batches = [(torch.randn(4, 3), torch.zeros(4, dtype=torch.long)) for _ in range(5)]
+    batches[3][0][0, 0] = float("nan")
+    model = nn.Linear(3, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(FloatingPointError, match="loss became nan in batch 4 .*lower the learning rate"):
+        train.train_one_epoch(model, batches, opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 1.0),
+                              train.History(), loss_fn=nn.functional.cross_entropy, device=torch.device("cpu"))
+
+
+def test_compile_trains_the_compiled_model_and_saves_plain_weights(monkeypatch, tmp_path):
+    real_compile, compiled = torch.compile, []
+
+    def eager_compile(model):  # the default backend would compile C++ for a minute on a CPU; dynamo still runs
+        compiled.append(model)
+        return real_compile(model, backend="eager")
+
+    monkeypatch.setattr(torch, "compile", eager_compile)
+    model, dl, opt = _resumable_setup()
+    hist = train.fit(model, dl, 2, optimizer=opt, compile=True, checkpoint=tmp_path / "c.pt", device="cpu",
+                     verbose=False)
+    assert compiled == [model] and len(hist.epochs) == 2
+    reference_model, dl, opt = _resumable_setup()
+    reference = train.fit(reference_model, dl, 2, optimizer=opt, device="cpu", verbose=False)
+    assert hist["train_loss"] == pytest.approx(reference["train_loss"])
+    saved = torch.load(tmp_path / "c.pt", weights_only=True)["model"]
+    assert set(saved) == set(model.state_dict())  # no "_orig_mod." prefixes
