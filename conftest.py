@@ -4,6 +4,8 @@
   kernels nbval starts inherit this process's environment.
 - Each notebook's cells are timed; the summary lists them and the run fails if one notebook takes longer than
   ``CNNCOURSE_NOTEBOOK_BUDGET`` seconds (default 45, the course's limit on 2 CPU cores).
+- The notebooks record their figures in ``results/tiny`` as they run; after them, the run fails if README.md's
+  results tables differ from what was just measured (``python -m cnncourse.results`` rewrites them).
 """
 
 from __future__ import annotations
@@ -43,6 +45,12 @@ def pytest_terminal_summary(terminalreporter):
     tr.write_line(f"{sum(_notebook_seconds.values()):7.1f} s  total; budget per notebook {_budget():.0f} s")
 
 
+def _results_out_of_date() -> bool:
+    from cnncourse import results
+
+    return bool(_notebook_seconds) and results.main(["--check"]) != 0
+
+
 def pytest_sessionfinish(session, exitstatus):
-    if _over_budget() and exitstatus == 0:
+    if exitstatus == 0 and (_over_budget() or _results_out_of_date()):
         session.exitstatus = 1

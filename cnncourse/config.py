@@ -15,6 +15,7 @@ MODES = ("tiny", "full", "auto")
 MODE_ENV = "CNNCOURSE_MODE"
 SCHEDULES = ("class", "paper")
 SCHEDULE_ENV = "CNNCOURSE_SCHEDULE"
+SMOKE_ENV = "CNNCOURSE_SMOKE_STEPS"
 DATA_ENV = "CNNCOURSE_DATA"
 DEFAULT_DATA_DIR = Path("~/.cache/cnncourse")
 
@@ -48,6 +49,28 @@ class Settings:
             return tiny
         return paper if self.schedule == "paper" and paper is not None else full
 
+    @property
+    def smoke(self) -> bool:
+        """True in a smoke run (``CNNCOURSE_SMOKE_STEPS``), where training is cut short to test the code paths."""
+        return smoke_steps() > 0
+
+    def expect(self, condition: bool, message: str) -> None:
+        """``assert condition, message`` for a result of training — skipped in a smoke run, which trains too little
+        for any result to hold (it checks that the code runs, not what it learns)."""
+        if not condition and not self.smoke:
+            raise AssertionError(message)
+
+    def checkpoint(self, run: str) -> Path | None:
+        """Where full mode saves the training run ``run`` after every epoch, so that re-running the cell resumes it.
+
+        One file per run and schedule under the data directory, e.g. ``checkpoints/03_lenet-tanh-class.pt``. None in
+        tiny mode: its runs take seconds, and a run that resumed instead of training would print other lines than the
+        stored outputs.
+        """
+        if self.tiny:
+            return None
+        return self.data_dir / "checkpoints" / f"{run}-{self.schedule}.pt"
+
     def banner(self) -> str:
         mode = f"{self.mode} ({self.schedule} schedule)" if self.full else self.mode
         return (
@@ -80,6 +103,15 @@ def resolve_schedule(value: str | None = None) -> str:
             f"(the papers' schedules, hours per chapter)."
         )
     return schedule
+
+
+def smoke_steps() -> int:
+    """``$CNNCOURSE_SMOKE_STEPS``: when set to N > 0, every `cnncourse.train.fit` trains one epoch of at most N
+    batches — a smoke run that executes every code path of a chapter (full mode's too) in seconds. 0 when unset."""
+    raw = os.environ.get(SMOKE_ENV, "").strip() or "0"
+    if not raw.isdigit():
+        raise ValueError(f"{SMOKE_ENV}={raw!r} must be a number of batches (or unset for real training)")
+    return int(raw)
 
 
 def default_device() -> torch.device:

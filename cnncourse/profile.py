@@ -299,3 +299,27 @@ def receptive_field(model: nn.Module, input_size: Sequence[int]) -> tuple[int, i
     if height == input_size[2] or width == input_size[3]:
         raise ValueError(f"the receptive field fills the whole {input_size[2]}×{input_size[3]} input: use a larger one")
     return height, width
+
+
+# --- full mode's cost, estimated -----------------------------------------------------------------------------------
+
+# Assumptions, not measurements (no GPU was at hand where these numbers were chosen): the training FLOP/s a small
+# CNN sustains with mixed precision and the tensor pipeline on one current datacenter GPU, and the least time an
+# optimizer step takes however small the model (kernel launches, the optimizer's own work).
+GPU_TRAINING_FLOPS = 25e12
+GPU_STEP_SECONDS = 2e-3
+
+
+def estimate_minutes(
+    model: nn.Module, input_size: Sequence[int], *, images: int, epochs: int, batch_size: int, eval_images: int = 0
+) -> float:
+    """Estimated GPU minutes of a training run from the model's measured FLOPs per image (one C×H×W input).
+
+    Training costs three forward passes per image (forward, and a backward of about twice its cost), evaluation one
+    per test image per epoch; at `GPU_TRAINING_FLOPS`, but never less than `GPU_STEP_SECONDS` per optimizer step.
+    Build ``model`` on the ``meta`` device: counting its FLOPs then costs nothing.
+    """
+    forward = count_flops(model, (1, *input_size))
+    steps = epochs * -(-images // batch_size)
+    train_seconds = max(3 * forward * images * epochs / GPU_TRAINING_FLOPS, steps * GPU_STEP_SECONDS)
+    return (train_seconds + forward * eval_images * epochs / GPU_TRAINING_FLOPS) / 60

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from .config import default_device
+from .config import default_device, smoke_steps
 
 Schedule = Callable[[int], float]
 
@@ -292,14 +292,22 @@ def save_atomic(obj: object, path: str | Path) -> None:
         raise
 
 
-def fingerprint(model: nn.Module, optimizer: torch.optim.Optimizer, epochs: int, steps_per_epoch: int) -> dict:
-    """What makes two runs the same run: model class and structure, optimizer, epochs, optimizer steps per epoch."""
+def fingerprint(
+    model: nn.Module, optimizer: torch.optim.Optimizer, epochs: int, steps_per_epoch: int, schedule: Schedule
+) -> dict:
+    """What makes two runs the same run: model class and structure, optimizer and its settings, epochs, optimizer
+    steps per epoch, and the learning-rate schedule (its multipliers at the start, middle and end)."""
+    settings = [{k: v for k, v in group.items() if k != "params" and isinstance(v, (int, float, bool, str, tuple))}
+                for group in optimizer.param_groups]
+    total = max(1, epochs * steps_per_epoch)
     return {
         "model": type(model).__qualname__,
         "structure": repr(model).splitlines() + [f"{k} {tuple(v.shape)}" for k, v in model.state_dict().items()],
         "optimizer": type(optimizer).__name__,
+        "settings": repr(settings),
         "epochs": epochs,
         "steps_per_epoch": steps_per_epoch,
+        "schedule": [round(float(schedule(t)), 12) for t in (0, total // 2, total - 1)],
     }
 
 
@@ -365,9 +373,13 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device | None = 
     )
 
 
-def _mismatch(saved: dict, current: dict) -> str | None:
+def _mismatch(saved: dict, current: dict, schedule: bool = True) -> str | None:
     """The first way in which the saved run differs from the current one, described with both sides."""
-    for key, what in (("model", "model class"), ("optimizer", "optimizer"), ("steps_per_epoch", "optimizer steps per epoch")):
+    checks = [("model", "model class"), ("optimizer", "optimizer"), ("settings", "optimizer settings"),
+              ("steps_per_epoch", "optimizer steps per epoch")]
+    if schedule:
+        checks.append(("schedule", "learning-rate multipliers at the first, middle and last step"))
+    for key, what in checks:
         if saved.get(key) != current[key]:
             return f"{what}: {saved.get(key)!r} in the checkpoint, {current[key]!r} in this call"
     ours, theirs = current["structure"], saved.get("structure", [])
@@ -387,9 +399,10 @@ def resume(path: str | Path, run: dict, model, optimizer, scheduler, scaler, loa
         return History()
     state = load_checkpoint(path, map_location=next(model.parameters()).device)
     saved = state.get("fingerprint", {})
-    problem = _mismatch(saved, run)
     done, planned, asked = state["epoch"], saved.get("epochs"), run["epochs"]
-    if problem is None and done < asked and planned != asked:
+    continuing = done < asked  # then the rest of the run must follow the same schedule; otherwise only load it
+    problem = _mismatch(saved, run, schedule=continuing and planned == asked)
+    if problem is None and continuing and planned != asked:
         problem = f"epochs: a {planned}-epoch run in the checkpoint, {asked} in this call (the schedule depends on it)"
     if problem is not None:
         raise CheckpointError(
@@ -449,7 +462,8 @@ def fit(
     - ``compile=True`` trains through ``torch.compile(model)`` (faster steps after a first slow one on a GPU; the
       checkpoint and evaluation use ``model`` itself, whose weights the compiled version shares).
 
-    Validation loss is plain cross-entropy whatever ``loss_fn`` is, so runs with different losses compare.
+    Validation loss is plain cross-entropy whatever ``loss_fn`` is, so runs with different losses compare. With
+    ``CNNCOURSE_SMOKE_STEPS=N`` set, it trains one epoch of at most N batches instead (`config.smoke_steps`).
     """
     if epochs < 0 or accum_steps < 1:
         raise ValueError(f"need epochs >= 0 and accum_steps >= 1, got {epochs} and {accum_steps}")
@@ -458,6 +472,8 @@ def fit(
     if optimizer is not None and weight_decay:
         raise ValueError("weight_decay applies to fit's default optimizer; set it in your own optimizer instead "
                          "(e.g. torch.optim.AdamW(train.param_groups(model, 0.05), lr=...))")
+    if smoke_steps():
+        epochs, train_loader = min(epochs, 1), _first_batches(train_loader, smoke_steps())
     device = torch.device(device) if device else default_device()
     cuda = device.type == "cuda"
     amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if (amp is not False and cuda) else None
@@ -470,7 +486,7 @@ def fit(
         schedule = lr_schedule(schedule or "constant", max(1, epochs * steps_per_epoch), warmup_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    run = fingerprint(model, optimizer, epochs, steps_per_epoch)
+    run = fingerprint(model, optimizer, epochs, steps_per_epoch, schedule)
     history = History()
     if checkpoint is not None:
         history = resume(checkpoint, run, model, optimizer, scheduler, scaler, train_loader, verbose)
@@ -498,6 +514,23 @@ def fit(
         if verbose:
             print(_epoch_line(row, epochs))
     return history
+
+
+class _first_batches:
+    """The first ``n`` batches of ``loader`` (a smoke run); keeps its generator, so checkpoints still work."""
+
+    def __init__(self, loader, n: int) -> None:
+        self.loader, self.n = loader, n
+        self.generator = getattr(loader, "generator", None)
+
+    def __len__(self) -> int:
+        return min(self.n, len(self.loader))
+
+    def __iter__(self):
+        for i, batch in enumerate(self.loader):
+            if i == len(self):
+                return
+            yield batch
 
 
 def _interrupt_hint(epoch: int, epochs: int, checkpoint: str | Path | None) -> str:

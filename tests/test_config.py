@@ -86,3 +86,24 @@ def test_schedule_picks_full_modes_class_or_paper_length(monkeypatch):
     monkeypatch.setenv(config.SCHEDULE_ENV, "fast")
     with pytest.raises(ValueError, match="'fast' is not a schedule; use class .* or paper"):
         cnncourse.setup(verbose=False)
+
+
+def test_checkpoints_live_under_the_data_folder_in_full_mode_only(monkeypatch, tmp_path):
+    monkeypatch.setenv(config.DATA_ENV, str(tmp_path))
+    monkeypatch.delenv(config.SCHEDULE_ENV, raising=False)
+    assert cnncourse.setup(mode="tiny", verbose=False).checkpoint("03_lenet-tanh") is None
+    full = cnncourse.setup(mode="full", verbose=False)
+    assert full.checkpoint("03_lenet-tanh") == tmp_path / "checkpoints" / "03_lenet-tanh-class.pt"
+    monkeypatch.setenv(config.SCHEDULE_ENV, "paper")  # a paper-length run never resumes a class-length one
+    assert cnncourse.setup(mode="full", verbose=False).checkpoint("x").name == "x-paper.pt"
+
+
+def test_expect_asserts_except_in_a_smoke_run(monkeypatch):
+    monkeypatch.delenv(config.SMOKE_ENV, raising=False)
+    cfg = cnncourse.setup(mode="tiny", verbose=False)
+    cfg.expect(True, "fine")
+    with pytest.raises(AssertionError, match="should learn"):
+        cfg.expect(False, "should learn")
+    monkeypatch.setenv(config.SMOKE_ENV, "2")
+    assert cfg.smoke
+    cfg.expect(False, "a smoke run trains two batches: nothing to expect")

@@ -215,23 +215,29 @@ def test_a_longer_checkpoint_is_not_trained_or_refused_but_explained(tmp_path, c
     ("width", r"model structure, line 2: .*out_features=8.* in the checkpoint, .*out_features=9.* in this call"),
     ("optimizer", r"optimizer: 'SGD' in the checkpoint, 'Adam' in this call"),
     ("batch size", r"optimizer steps per epoch: 6 in the checkpoint, 3 in this call"),
+    ("learning rate", r"optimizer settings: .*'lr': 0\.1.* in the checkpoint, .*'lr': 0\.2.* in this call"),
+    ("schedule", r"learning-rate multipliers .*: \[1\.0, 0\.5, 0\.007596123494\] in the checkpoint, "
+                 r"\[1\.0, 1\.0, 1\.0\] in this call"),
 ])
 def test_a_checkpoint_of_another_run_is_refused_naming_both_sides(tmp_path, change, message):
     ckpt = tmp_path / "other.pt"
     model, dl, opt = _resumable_setup()
     with pytest.raises(KeyboardInterrupt):
         train.fit(model, dl, epochs=3, optimizer=opt, loss_fn=Interrupt(7), checkpoint=ckpt, device="cpu",
-                  verbose=False)
+                  verbose=False, schedule="cosine")
     model, dl, opt = _resumable_setup(activation=nn.Tanh if change == "activation" else nn.ReLU)
+    schedule = "constant" if change == "schedule" else "cosine"
     if change == "width":
         model[0], model[3] = nn.Linear(5, 9), nn.Linear(9, 3)
-        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     if change == "optimizer":
         opt = torch.optim.Adam(model.parameters())
     if change == "batch size":
         dl = DataLoader(dl.dataset, batch_size=20, shuffle=True, generator=torch.Generator().manual_seed(1))
+    if change == "learning rate":
+        opt = torch.optim.SGD(model.parameters(), lr=0.2, momentum=0.9)
     with pytest.raises(train.CheckpointError, match=message) as info:
-        train.fit(model, dl, epochs=3, optimizer=opt, checkpoint=ckpt, device="cpu", verbose=False)
+        train.fit(model, dl, epochs=3, optimizer=opt, checkpoint=ckpt, device="cpu", verbose=False, schedule=schedule)
     assert str(ckpt) in str(info.value) and "Delete it" in str(info.value)
 
 
@@ -452,3 +458,15 @@ def test_compile_trains_the_compiled_model_and_saves_plain_weights(monkeypatch, 
     assert hist["train_loss"] == pytest.approx(reference["train_loss"])
     saved = torch.load(tmp_path / "c.pt", weights_only=True)["model"]
     assert set(saved) == set(model.state_dict())  # no "_orig_mod." prefixes
+
+
+def test_a_smoke_run_trains_one_epoch_of_a_few_batches(monkeypatch, tmp_path):
+    monkeypatch.setenv("CNNCOURSE_SMOKE_STEPS", "2")
+    model, dl, opt = _resumable_setup()
+    hist = train.fit(model, dl, epochs=5, optimizer=opt, checkpoint=tmp_path / "c.pt", device="cpu", verbose=False)
+    assert len(hist.epochs) == 1 and len(hist.steps) == 2
+    hist = train.fit(model, dl, epochs=5, optimizer=opt, checkpoint=tmp_path / "c.pt", device="cpu", verbose=False)
+    assert len(hist.epochs) == 1  # resumed from the finished smoke run, not retrained
+    monkeypatch.setenv("CNNCOURSE_SMOKE_STEPS", "two")
+    with pytest.raises(ValueError, match="must be a number of batches"):
+        train.fit(model, dl, epochs=1, optimizer=opt, device="cpu", verbose=False)
