@@ -13,3 +13,5 @@ from .lenet import lenet5
 from .alexnet import alexnet, alexnet_paper
 from .nin import nin
 from .vgg import vgg, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
+from .googlenet import googlenet, googlenet_small
+from .inception import inception_v3, inception_v3_small
