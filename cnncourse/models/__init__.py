@@ -15,3 +15,4 @@ from .nin import nin
 from .vgg import vgg, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
 from .googlenet import googlenet, googlenet_small
 from .inception import inception_v3, inception_v3_small
+from .inception_v4 import inception_resnet_v1, inception_resnet_v2, inception_v4
