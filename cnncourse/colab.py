@@ -27,8 +27,14 @@ _BADGE_RE = re.compile(r"\[!\[Open in Colab\]\([^)]*\)\]\(https://colab\.researc
 _INSTALL_RE = re.compile(r'"cnncourse @ git\+https://github\.com/[^"]*"')
 
 
+def notebook_id(path: str | Path) -> str:
+    """A notebook's name under ``notebooks/``: ``03_lenet``, or ``solutions/03_lenet`` for a solutions notebook."""
+    path = Path(path)
+    return f"solutions/{path.stem}" if path.parent.name == "solutions" else path.stem
+
+
 def colab_url(notebook: str) -> str:
-    """Colab's address for ``notebooks/<notebook>.ipynb`` on the main branch."""
+    """Colab's address for ``notebooks/<notebook>.ipynb`` on the main branch (``notebook`` may be ``solutions/…``)."""
     return f"https://colab.research.google.com/github/{REPO}/blob/main/notebooks/{notebook}.ipynb"
 
 
@@ -39,7 +45,7 @@ def badge(notebook: str) -> str:
 def rewrite(path: Path) -> bool:
     """Point the badge and install cell of one ``.py`` notebook source at `REPO`; True if the file changed."""
     text = path.read_text()
-    new = _BADGE_RE.sub(lambda _: badge(path.stem), text)
+    new = _BADGE_RE.sub(lambda _: badge(notebook_id(path)), text)
     new = _INSTALL_RE.sub(f'"cnncourse @ git+{REPO_URL}"', new)
     if new != text:
         path.write_text(new)
@@ -47,7 +53,8 @@ def rewrite(path: Path) -> bool:
 
 
 def main(folder: str = "notebooks") -> None:
-    changed = [p.name for p in sorted(Path(folder).glob("[0-9][0-9]_*.py")) if rewrite(p)]
+    sources = sorted(Path(folder).glob("[0-9][0-9]_*.py")) + sorted(Path(folder).glob("solutions/[0-9][0-9]_*.py"))
+    changed = [notebook_id(p) for p in sources if rewrite(p)]
     print(f"rewrote {len(changed)} notebook(s): {', '.join(changed) or 'none'}; now run `jupytext --sync` on them")
 
 

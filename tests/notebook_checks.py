@@ -54,14 +54,14 @@ def output_problems(ipynb: Path) -> list[str]:
 
 
 def header_problems(ipynb: Path) -> list[str]:
-    from cnncourse.colab import INSTALL_CELL, badge
+    from cnncourse.colab import INSTALL_CELL, badge, notebook_id
 
     nb = nbformat.read(ipynb, as_version=4)
     problems = []
     first_md = next((c for c in nb.cells if c.cell_type == "markdown"), None)
     first_code = next((c for c in nb.cells if c.cell_type == "code"), None)
-    if first_md is None or nb.cells[0] is not first_md or badge(ipynb.stem) not in first_md.source:
-        problems.append(f"the first cell must be markdown with the Colab badge {badge(ipynb.stem)}")
+    if first_md is None or nb.cells[0] is not first_md or badge(notebook_id(ipynb)) not in first_md.source:
+        problems.append(f"the first cell must be markdown with the Colab badge {badge(notebook_id(ipynb))}")
     if first_code is None or first_code.source.strip() != INSTALL_CELL.strip():
         problems.append("the first code cell must be cnncourse.colab.INSTALL_CELL exactly")
     return problems
