@@ -142,6 +142,10 @@ def setup(seed: int = 0, mode: str | None = None, verbose: bool = True, schedule
         schedule=resolve_schedule(schedule),
     )
     seed_everything(seed)
+    if settings.tiny:
+        # The same seed must give the same numbers on every machine, but PyTorch splits sums over its CPU threads
+        # and a different number of threads rounds differently; tiny mode's small models barely gain from more.
+        torch.set_num_threads(1)
     if verbose:
         print(settings.banner())
     return settings

@@ -1,4 +1,5 @@
-"""Datasets: the handwritten digits scikit-learn ships (tiny mode), MNIST and CIFAR-10 (full mode), k-shot subsets.
+"""Datasets: the handwritten digits scikit-learn ships (tiny mode), MNIST and CIFAR-10 (full mode), k-shot subsets,
+and BiT's fine-tuning preprocessing and batches (`bit_transforms`, `resampled_loader`).
 
 Tiny mode never touches the network: its data comes from files that an installed package carries. Full mode uses
 torchvision's datasets, cached under the course's data directory; when the files are missing and cannot be
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
+from torch.utils.data import DataLoader, Dataset, RandomSampler, Subset, TensorDataset
 
 from .config import MODE_ENV, Settings, data_dir
 
@@ -256,3 +257,42 @@ def loaders(
         DataLoader(train, batch_size, shuffle=True, generator=gen, num_workers=num_workers, pin_memory=pin),
         DataLoader(test, batch_size, shuffle=False, num_workers=num_workers, pin_memory=pin),
     )
+
+
+# --- BiT fine-tuning (chapter 13) --------------------------------------------------------------------------------
+
+BIT_MEAN = BIT_STD = (0.5, 0.5, 0.5)  # BiT's weights expect pixels in [-1, 1]
+
+
+def bit_transforms(resize: int = 160, crop: int = 128):
+    """BiT's preprocessing of RGB images as torchvision transforms, ``(train, test)`` (its fine-tuning code's).
+
+    Training: resize to ``resize``×``resize`` (bilinear), a random ``crop``×``crop`` crop, a horizontal flip with
+    probability 1/2; test: resize to ``crop``×``crop``. Both end with pixels scaled to [-1, 1]. The BiT-HyperRule
+    picks 160 → 128 for images smaller than 96×96 pixels (`cnncourse.train.bit_hyperrule`).
+    """
+    from torchvision import transforms as T
+
+    if not 0 < crop <= resize:
+        raise ValueError(f"need 0 < crop <= resize, got crop={crop}, resize={resize}")
+    bilinear = T.InterpolationMode.BILINEAR
+    scale = [T.ToTensor(), T.Normalize(BIT_MEAN, BIT_STD)]
+    train = T.Compose([T.Resize((resize, resize), bilinear), T.RandomCrop(crop), T.RandomHorizontalFlip(), *scale])
+    return train, T.Compose([T.Resize((crop, crop), bilinear), *scale])
+
+
+def resampled_loader(
+    dataset: Dataset, batch_size: int, batches: int, seed: int = 0, num_workers: int = 0
+) -> DataLoader:
+    """``batches`` batches of ``batch_size`` examples drawn uniformly *with replacement* from ``dataset``.
+
+    For a training set smaller than a batch, where "epoch" means nothing: BiT fine-tunes on the 50 images of 5-shot
+    CIFAR-10 with batches of 512. One pass over the loader is ``batches`` batches (a `cnncourse.train.fit` epoch).
+    The draws come from the loader's seeded ``generator``, which `fit`'s checkpoints save.
+    """
+    if batch_size < 1 or batches < 1:
+        raise ValueError(f"need batch_size >= 1 and batches >= 1, got {batch_size} and {batches}")
+    gen = torch.Generator().manual_seed(seed)
+    sampler = RandomSampler(dataset, replacement=True, num_samples=batch_size * batches, generator=gen)
+    return DataLoader(dataset, batch_size, sampler=sampler, generator=gen, num_workers=num_workers,
+                      pin_memory=torch.cuda.is_available())

@@ -62,6 +62,37 @@ def count_flops(
     return int(counter.get_total_flops())
 
 
+@dataclass(frozen=True)
+class InferenceCost:
+    params: int  # parameters of the modules the forward pass called
+    flops: int  # multiply-add = 2
+
+
+def inference_cost(
+    model: nn.Module, input_size: Sequence[int] | torch.Tensor, *, device: str | None = None
+) -> InferenceCost:
+    """Parameters used and FLOPs of one eval-mode forward pass, both measured in that one pass.
+
+    The parameter count leaves out what a model stores but does not run at inference, such as GoogLeNet's and
+    Inception-v3's auxiliary classifiers; a parameter shared by several modules counts once. FLOPs are
+    `count_flops`'. Works on ``meta``-device models.
+    """
+    x = _example_input(model, input_size, device)
+    called: list[nn.Module] = []
+    handles = [m.register_forward_pre_hook(lambda m, args: called.append(m)) for m in model.modules()]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(x)
+    finally:
+        model.train(was_training)
+        for h in handles:
+            h.remove()
+    used = {id(p): p.numel() for m in called for p in m.parameters(recurse=False)}
+    return InferenceCost(params=sum(used.values()), flops=int(counter.get_total_flops()))
+
+
 def count_macs(model: nn.Module, input_size: Sequence[int] | torch.Tensor, device: str | None = None) -> int:
     """Multiply-accumulates of one forward pass: half of `count_flops`."""
     return count_flops(model, input_size, device=device) // 2  # type: ignore[operator]
@@ -299,6 +330,36 @@ def receptive_field(model: nn.Module, input_size: Sequence[int]) -> tuple[int, i
     if height == input_size[2] or width == input_size[3]:
         raise ValueError(f"the receptive field fills the whole {input_size[2]}×{input_size[3]} input: use a larger one")
     return height, width
+
+
+# --- gradient norms per layer (chapter 10) -------------------------------------------------------------------------
+
+def gradient_norms(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    kinds: tuple[type[nn.Module], ...] = (nn.Conv2d, nn.Linear),
+) -> dict[str, float]:
+    """L2 norm of d loss / d weight for every ``kinds`` layer, keyed by module name in definition order.
+
+    One forward and backward pass on the batch ``x``, ``y`` (default loss: cross-entropy), in the model's current
+    mode (in train mode BatchNorm normalises with the batch's statistics, as in training). The model is left as it
+    was: no ``.grad`` is written and BatchNorm's running statistics are put back.
+    """
+    layers = [(name, m) for name, m in model.named_modules() if isinstance(m, kinds) and m.weight is not None]
+    if not layers:
+        raise ValueError(f"the model has no {' / '.join(k.__name__ for k in kinds)} layer with a weight")
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    buffers = {name: b.clone() for name, b in model.named_buffers()}
+    try:
+        loss = loss_fn(model(x), y)
+        grads = torch.autograd.grad(loss, [m.weight for _, m in layers])
+    finally:
+        with torch.no_grad():
+            for name, b in model.named_buffers():
+                b.copy_(buffers[name])
+    return {name: float(g.norm()) for (name, _), g in zip(layers, grads)}
 
 
 # --- full mode's cost, estimated -----------------------------------------------------------------------------------

@@ -64,13 +64,20 @@ def record(
     estimated_minutes: Mapping[str, float] | None = None,
     root: str | Path | None = None,
     verbose: bool = True,
-) -> Path:
-    """Write the chapter's figures to ``results/<mode>/<notebook>.json``, say so in one line, return the path.
+) -> Path | None:
+    """Write the chapter's figures to ``results/<mode>/<notebook>.json``, say so in one line, return the path
+    (None in a smoke run, whose numbers are not results).
 
     ``references`` maps a figure to the published value it is compared with (a number or text such as "8.75%");
     ``unstable`` names the figures that depend on the machine; ``estimated_minutes`` is the estimated full-mode GPU
     time per schedule (``{"class": ..., "paper": ...}``).
     """
+    from .config import smoke_steps
+
+    if smoke_steps():  # a smoke run trains a few batches: its numbers are not results
+        if verbose:
+            print("smoke run: figures not recorded")
+        return None
     references, unknown = dict(references or {}), set(unstable) - set(figures)
     unknown |= set(references) - set(figures)
     if unknown:
@@ -91,7 +98,9 @@ def record(
     }
     path = Path(root or results_dir()) / settings.mode / f"{notebook}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n")
+    part = path.with_name(path.name + ".part")  # written whole, then renamed: a reader never sees half a file
+    part.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n")
+    part.replace(path)
     if verbose:
         print(f"recorded {len(figures)} figures in results/{settings.mode}/{path.name}")
     return path

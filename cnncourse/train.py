@@ -3,8 +3,8 @@
 Read it top to bottom:
 
 - `param_groups`: weight decay for the weights of convolutions and linear layers, none for biases and norms;
-- `train_one_epoch`: one pass over the data — forward, loss, backward, an optimizer step every ``accum_steps``
-  batches (with optional gradient clipping), one `History` row per step;
+- `train_one_epoch`: one pass over the data — forward (optionally on `mixup` batches), loss, backward, an optimizer
+  step every ``accum_steps`` batches (with optional gradient clipping), one `History` row per step;
 - `save_checkpoint` / `resume`: everything needed to continue a run (weights, optimizer, schedule, random states,
   history) in a file that loads with ``weights_only=True``, plus a fingerprint of the run, so that a checkpoint of
   another model, optimizer or schedule is refused instead of silently mixed in;
@@ -127,6 +127,50 @@ def lr_schedule(
     return factor
 
 
+# --- BiT's fine-tuning rule ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HyperRule:
+    """BiT's fine-tuning settings for one dataset (`bit_hyperrule`): SGD with momentum 0.9, no weight decay."""
+
+    steps: int  # optimizer steps of ``batch_size`` images
+    warmup_steps: int  # the learning rate rises linearly from 0 over these
+    milestones: tuple[int, ...]  # and is divided by 10 at each of these steps
+    resize: int  # training images are resized to resize×resize, then randomly cropped to crop×crop and flipped;
+    crop: int  # test images are resized to crop×crop
+    mixup_alpha: float  # MixUp's α (0: no MixUp)
+    lr: float = 0.003
+    batch_size: int = 512
+
+    def schedule(self) -> Schedule:
+        """The learning-rate multiplier per optimizer step (for `fit`'s ``schedule``)."""
+        return lr_schedule("step", self.steps, self.warmup_steps, self.milestones)
+
+
+def bit_hyperrule(dataset_size: int, image_size: int | tuple[int, int]) -> HyperRule:
+    """The BiT-HyperRule: fine-tuning settings from the number of labelled examples and the image size (H, W).
+
+    As BiT's repository computes it (``bit_hyperrule.py``):
+
+    - fewer than 20,000 examples: 500 steps, warm-up 100, ÷10 at 200, 300 and 400, no MixUp;
+    - fewer than 500,000: 10,000 steps, warm-up 500, ÷10 at 3,000, 6,000 and 9,000, MixUp α = 0.1;
+    - more: 20,000 steps, warm-up 500, ÷10 at 6,000, 12,000 and 18,000, MixUp α = 0.1;
+    - images of less than 96×96 pixels (by area) are resized to 160 and cropped to 128, larger ones 512 and 480.
+
+    The paper's text differs in two places: ÷10 at 30%, 60% and 90% of the steps (the repository's medium and large
+    schedules do that, its small one drops at 40%, 60% and 80%), and 448 → 384 for larger images.
+    """
+    height, width = (image_size, image_size) if isinstance(image_size, int) else image_size
+    if dataset_size < 1 or height < 1 or width < 1:
+        raise ValueError(f"need a positive dataset size and image size, got {dataset_size} and {image_size}")
+    resize, crop = (160, 128) if height * width < 96 * 96 else (512, 480)
+    if dataset_size < 20_000:
+        return HyperRule(500, 100, (200, 300, 400), resize, crop, 0.0)
+    if dataset_size < 500_000:
+        return HyperRule(10_000, 500, (3_000, 6_000, 9_000), resize, crop, 0.1)
+    return HyperRule(20_000, 500, (6_000, 12_000, 18_000), resize, crop, 0.1)
+
+
 # --- evaluation ------------------------------------------------------------------------------------------------
 
 def _logits(out) -> torch.Tensor:
@@ -189,6 +233,20 @@ def _optimizer_step(optimizer, scheduler, scaler, clip_grad_norm: float | None) 
 
 # --- one epoch ---------------------------------------------------------------------------------------------------
 
+def mixup(x: torch.Tensor, y: torch.Tensor, alpha: float) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """MixUp (Zhang et al., 2017) as BiT applies it: one λ ~ Beta(α, α) per batch, each image blended with another
+    image of the batch (a random permutation): ``λ·x + (1 − λ)·x[perm]``.
+
+    Returns the blended batch, the partners' labels ``y[perm]`` and λ; the loss is then
+    ``λ·loss(out, y) + (1 − λ)·loss(out, y[perm])``. Draws from torch's (seeded, checkpointed) CPU generator.
+    """
+    lam = float(torch.distributions.Beta(alpha, alpha).sample())
+    perm = torch.randperm(len(x)).to(x.device)
+    return lam * x + (1 - lam) * x[perm], y[perm], lam
+
+
+# --- one epoch ---------------------------------------------------------------------------------------------------
+
 def train_one_epoch(
     model: nn.Module,
     loader: Iterable,
@@ -200,6 +258,7 @@ def train_one_epoch(
     device: torch.device,
     accum_steps: int = 1,
     clip_grad_norm: float | None = None,
+    mixup_alpha: float = 0.0,
     scaler: torch.amp.GradScaler | None = None,
     amp_dtype: torch.dtype | None = None,
     memory_format: torch.memory_format = torch.contiguous_format,
@@ -209,7 +268,8 @@ def train_one_epoch(
     """One pass over ``loader``; an optimizer step every ``accum_steps`` batches (and after the last one).
 
     Appends a row (step, loss, lr) to ``history.steps`` per optimizer step and returns the epoch's mean training
-    loss and accuracy. ``amp_dtype`` turns on mixed precision (CUDA); ``scaler`` scales float16 losses.
+    loss and accuracy (with ``mixup_alpha`` > 0 on `mixup` batches, the accuracy against each image's first label).
+    ``amp_dtype`` turns on mixed precision (CUDA); ``scaler`` scales float16 losses.
 
     Losses and correct counts stay on the device and are read once, at the end of the epoch: reading a GPU number
     (``.item()``) makes the CPU wait until the GPU has finished, and doing that every step leaves a fast GPU idle.
@@ -227,9 +287,12 @@ def train_one_epoch(
         for i, (x, y) in enumerate(loader):
             x = x.to(device, non_blocking=True, memory_format=memory_format) if x.dim() == 4 else x.to(device)
             y = y.to(device, non_blocking=True)
+            partner, lam = y, 1.0
+            if mixup_alpha:
+                x, partner, lam = mixup(x, y, mixup_alpha)
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 out = model(x)
-                loss = loss_fn(out, y)
+                loss = loss_fn(out, y) if lam == 1.0 else lam * loss_fn(out, y) + (1 - lam) * loss_fn(out, partner)
             scaler.scale(loss / accum_steps).backward()
             losses.append(loss.detach())
             sizes.append(len(y))
@@ -441,6 +504,7 @@ def fit(
     warmup_steps: int = 0,
     accum_steps: int = 1,
     clip_grad_norm: float | None = None,
+    mixup_alpha: float = 0.0,
     device: str | torch.device | None = None,
     amp: bool | None = None,
     channels_last: bool | None = None,
@@ -457,6 +521,7 @@ def fit(
       `lr_schedule`), applied per optimizer step, after ``warmup_steps`` of linear warm-up for the strings.
     - ``accum_steps``: gradients of that many batches are summed before each optimizer step (a larger effective
       batch in the same memory); ``clip_grad_norm`` caps the gradients' total norm before each step.
+    - ``mixup_alpha`` > 0 trains on `mixup` batches (BiT uses α = 0.1 for datasets of 20,000 examples or more).
     - ``amp`` / ``channels_last`` default to on with CUDA and are never used elsewhere.
     - ``checkpoint``: file to save after every epoch and to resume from when it exists (see `resume`).
     - ``compile=True`` trains through ``torch.compile(model)`` (faster steps after a first slow one on a GPU; the
@@ -465,8 +530,9 @@ def fit(
     Validation loss is plain cross-entropy whatever ``loss_fn`` is, so runs with different losses compare. With
     ``CNNCOURSE_SMOKE_STEPS=N`` set, it trains one epoch of at most N batches instead (`config.smoke_steps`).
     """
-    if epochs < 0 or accum_steps < 1:
-        raise ValueError(f"need epochs >= 0 and accum_steps >= 1, got {epochs} and {accum_steps}")
+    if epochs < 0 or accum_steps < 1 or mixup_alpha < 0:
+        raise ValueError(f"need epochs >= 0, accum_steps >= 1 and mixup_alpha >= 0, got {epochs}, {accum_steps} "
+                         f"and {mixup_alpha}")
     if len(train_loader) == 0:
         raise ValueError("train_loader yields no batches: is the dataset empty, or drop_last with a tiny dataset?")
     if optimizer is not None and weight_decay:
@@ -499,8 +565,8 @@ def fit(
             row = {"epoch": epoch + 1}
             row.update(train_one_epoch(
                 forward, train_loader, optimizer, scheduler, history, loss_fn=loss_fn, device=device,
-                accum_steps=accum_steps, clip_grad_norm=clip_grad_norm, scaler=scaler, amp_dtype=amp_dtype,
-                memory_format=memory_format, desc=f"epoch {epoch + 1}/{epochs}", progress=show,
+                accum_steps=accum_steps, clip_grad_norm=clip_grad_norm, mixup_alpha=mixup_alpha, scaler=scaler,
+                amp_dtype=amp_dtype, memory_format=memory_format, desc=f"epoch {epoch + 1}/{epochs}", progress=show,
             ))
             if val_loader is not None:
                 val = evaluate(model, val_loader, device=device)  # plain cross-entropy, comparable across runs

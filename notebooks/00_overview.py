@@ -65,8 +65,11 @@ if "google.colab" in sys.modules:
 # - **tiny** — runs anywhere in well under a minute per notebook on a 2-core CPU, never touches the network, and
 #   uses data that ships with scikit-learn (1,797 real handwritten digits, two photos). Models are narrower and
 #   training is short, but it still *learns*. This is what CI checks on every change.
-# - **full** — real datasets (MNIST, CIFAR-10) and pretrained weights, downloaded once and cached; real schedules.
-#   Meant for a GPU.
+# - **full** — real datasets (MNIST, CIFAR-10) and pretrained weights, downloaded once and cached. Meant for a GPU.
+#   Training runs as long as a lesson allows: each chapter's *class* schedule takes minutes on one GPU (the chapter
+#   says what it runs and estimates the time). `CNNCOURSE_SCHEDULE=paper` runs a paper's own schedule instead,
+#   where the chapter reproduces a paper's experiment — hours, not minutes. Every full-mode training run saves a
+#   checkpoint after each epoch in the data folder, so running an interrupted cell again resumes it.
 #
 # The mode comes from the environment variable `CNNCOURSE_MODE` (`tiny`, `full`, or `auto`, the default, which
 # means *full* when a CUDA GPU is present and *tiny* otherwise). Set it before starting JupyterLab, e.g.
@@ -81,17 +84,18 @@ import torch
 import torchvision.models as tvm
 
 import cnncourse
-from cnncourse import profile
+from cnncourse import catalog, profile
 
 warnings.filterwarnings("ignore", category=UserWarning)
 cfg = cnncourse.setup(seed=0)
 
 # %% [markdown]
-# `cfg` is what later chapters read: `cfg.device` for tensors and models, `cfg.data_dir` for datasets, and
-# `cfg.pick(tiny=..., full=...)` to choose a size by mode without an `if` in every cell:
+# `cfg` is what later chapters read: `cfg.device` for tensors and models, `cfg.data_dir` for datasets,
+# `cfg.checkpoint(...)` for where a training run saves itself, and `cfg.pick(tiny=..., full=..., paper=...)` to
+# choose a size by mode (and in full mode by schedule) without an `if` in every cell:
 
 # %%
-epochs = cfg.pick(tiny=3, full=30)
+epochs = cfg.pick(tiny=3, full=30, paper=164)
 print(f"mode {cfg.mode}: this notebook would train for {epochs} epochs")
 
 # %% [markdown]
@@ -151,117 +155,86 @@ for name, (model, size) in variants.items():
 # %% [markdown]
 # ## The models of this course on one chart
 #
-# torchvision ships ImageNet weights for most of the networks in this course, and each weight file carries
-# metadata: the top-1 accuracy it reached on ImageNet's validation set and a parameter count. We build every model
-# on PyTorch's `meta` device — shapes but no numbers, so even VGG costs nothing — and **measure** its parameters
-# and FLOPs with `cnncourse.profile` instead of trusting the metadata.
+# Every chapter registers the models it builds (`cnncourse.models.list_models()`), with the chapter that teaches
+# it and its reference twin in torchvision or timm. `cnncourse.catalog` reads that registry, so the table and the
+# chart below grow by themselves as chapters are added. For each ImageNet model it
+#
+# - builds the course's own version on PyTorch's `meta` device — shapes but no numbers, so even VGG costs nothing —
+#   and **measures** its parameters and FLOPs with `cnncourse.profile`, at the input size the model was made for
+#   (224×224; 299×299 for the Inception family);
+# - reads the **top-1 accuracy** on ImageNet's validation set from the metadata of torchvision's weights.
 #
 # Two details decide whether numbers agree:
 #
-# - GoogLeNet's weights are counted without its auxiliary classifiers (they are dropped after training, ch. 07);
-#   Inception-v3's weights keep them. We build each the way its weights were saved.
-# - For ResNet-50/101/152 torchvision's *default* weights come from a 2021 training recipe (longer training, heavy
-#   augmentation) that adds several points. To compare architectures rather than recipes we use the original
-#   `IMAGENET1K_V1` weights everywhere.
+# - The parameters are those inference uses. GoogLeNet and Inception-v3 also carry auxiliary classifiers that only
+#   help training (chapter 07); they are built, but not counted.
+# - For ResNet-50 and others, torchvision's *default* weights come from a 2021 training recipe (longer training,
+#   heavy augmentation) that adds several points. To compare architectures rather than recipes the catalog uses
+#   each model's first weights, `IMAGENET1K_V1`, everywhere.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-COURSE_MODELS = {  # torchvision name -> chapter
-    "alexnet": "04", "vgg16": "05", "vgg19_bn": "05", "googlenet": "07", "inception_v3": "09",
-    "resnet18": "10", "resnet34": "10", "resnet50": "10", "resnet101": "10", "resnet152": "10",
-    "densenet121": "12", "densenet169": "12", "densenet201": "12", "densenet161": "12", "efficientnet_b0": "14",
-}
-BUILD_KWARGS = {"googlenet": {"aux_logits": False, "init_weights": False}, "inception_v3": {"init_weights": False}}
-
-rows = []
-for name, chapter in COURSE_MODELS.items():
-    weights = tvm.get_model_weights(name)["IMAGENET1K_V1"]
-    with torch.device("meta"):
-        model = tvm.get_model(name, weights=None, **BUILD_KWARGS.get(name, {}))
-    size = weights.transforms().crop_size[0]
-    rows.append({
-        "name": name, "chapter": chapter, "input": size,
-        "params": profile.count_params(model),
-        "gflops": profile.count_flops(model, (1, 3, size, size)) / 1e9,
-        "top1": weights.meta["_metrics"]["ImageNet-1K"]["acc@1"],
-        "meta_params": weights.meta["num_params"], "meta_gops": weights.meta["_ops"],
-    })
-
-print(f"{'model':16s} ch {'input':>5s} {'params':>12s} {'GFLOPs':>7s} {'top-1 %':>7s}")
-for r in rows:
-    print(f"{r['name']:16s} {r['chapter']} {r['input']:5d} {r['params']:12,d} {r['gflops']:7.2f} {r['top1']:7.2f}")
+rows = catalog.catalog()
+ranked = [r for r in rows if r.top1 is not None]
+print(f"{len(rows)} ImageNet models registered so far, {len(ranked)} of them with torchvision weights:\n")
+print(catalog.format_catalog(ranked))
 
 # %% [markdown]
-# Does what we measured agree with torchvision's metadata? The parameter counts must match exactly. The
-# computation is the interesting part: torchvision labels its number "GFLOPS", but it is within 0.1% of **half**
-# of PyTorch's FLOP count, because it counts a multiply-add as one operation while PyTorch's counter (and this
-# course) counts it as two. Papers are split the same way — always check which one a table uses.
+# Does what we measured agree with torchvision's own metadata for the same weights? The parameter counts should
+# match exactly, except where a weight file holds more than inference uses. The computation is the interesting
+# part: torchvision labels its number "GFLOPS", but it is close to **half** of PyTorch's FLOP count, because it
+# counts a multiply-add as one operation while PyTorch's counter (and this course) counts it as two. Papers are
+# split the same way — always check which one a table uses.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-params_match = all(r["params"] == r["meta_params"] for r in rows)
-ratios = [r["gflops"] / (2 * r["meta_gops"]) for r in rows]
-print(f"parameter counts equal to torchvision's metadata for all {len(rows)} models: {params_match}")
-print(f"measured FLOPs / (2 x torchvision 'GFLOPS'): between {min(ratios):.4f} and {max(ratios):.4f}")
+meta = {r.name: tvm.get_model_weights(r.name)[r.weights].meta for r in ranked}
+differ = [r for r in ranked if r.params != meta[r.name]["num_params"]]
+print(f"parameters used at inference equal torchvision's metadata for {len(ranked) - len(differ)} of {len(ranked)} "
+      f"models; the others:")
+for r in differ:
+    print(f"  {r.name}: {r.params:,d} used; the weight file holds {meta[r.name]['num_params']:,d}, which is all the "
+          f"model's parameters, auxiliary classifier included: {meta[r.name]['num_params'] == r.stored_params}")
+ratios = {r.name: r.flops / (2e9 * meta[r.name]["_ops"]) for r in ranked}
+print(f"measured FLOPs / (2 x torchvision 'GFLOPS'): between {min(ratios.values()):.4f} and {max(ratios.values()):.4f}")
 v1, v2 = (tvm.ResNet50_Weights[w].meta["_metrics"]["ImageNet-1K"]["acc@1"] for w in ("IMAGENET1K_V1", "IMAGENET1K_V2"))
 print(f"ResNet-50 top-1: {v1:.2f}% (original recipe) vs {v2:.2f}% (2021 recipe), +{v2 - v1:.2f} points, same network")
 
 # %% [markdown]
 # Now the chart: ImageNet top-1 accuracy against computation per image (log scale), each model a circle whose
-# **radius** grows linearly with its parameter count (plus a small floor so the smallest models stay visible).
+# **area** is proportional to its parameter count (with a small minimum so the smallest models stay visible),
+# coloured by the chapter that builds it. Chapter 14 ends the course with the same chart.
 
 # %%
-fig, ax = plt.subplots(figsize=(11, 6.5))
-largest = max(r["params"] for r in rows)
-LABEL_SIDE = {"googlenet": "left", "densenet169": "left", "resnet50": "right", "densenet201": "left",
-              "inception_v3": "above", "resnet101": "below", "densenet161": "left", "vgg16": "left", "vgg19_bn": "above"}
-
-
-def radius(params: float) -> float:
-    """Circle radius in points: a floor of 3 so small models stay visible, then linear in the parameter count."""
-    return 3 + 45 * params / largest
-
-
-for r in rows:
-    color = f"C{int(r['chapter']) % 10}"
-    ax.scatter(r["gflops"], r["top1"], s=radius(r["params"]) ** 2, alpha=0.45, color=color, edgecolor="k")
-    side = LABEL_SIDE.get(r["name"], "right")
-    gap = radius(r["params"]) / 2 + 3
-    offset, ha = {"right": ((gap, 0), "left"), "left": ((-gap, 0), "right"),
-                  "above": ((0, gap + 4), "center"), "below": ((0, -gap - 4), "center")}[side]
-    ax.annotate(r["name"], (r["gflops"], r["top1"]), xytext=offset, textcoords="offset points", fontsize=8,
-                ha=ha, va="center")
-for ref in (10e6, 50e6, 100e6):  # size legend
-    ax.scatter([], [], s=radius(ref) ** 2, color="grey", alpha=0.3, edgecolor="k", label=f"{ref / 1e6:.0f} M params")
-ax.legend(labelspacing=2.2, borderpad=1.4, loc="lower right", title="radius")
-ax.set_xscale("log")
-ax.set_xlabel("computation per 224×224 image (299×299 for Inception-v3), GFLOPs (multiply-add = 2), log scale")
-ax.set_ylabel("ImageNet top-1 accuracy (%), torchvision IMAGENET1K_V1 weights")
-ax.set_title("Course models: accuracy vs computation; circle radius grows linearly with parameters")
-ax.grid(alpha=0.3, which="both")
+fig = catalog.chart(rows)
 plt.show()
 
 # %% [markdown]
 # What the chart already says, before we build anything:
 #
-# - **VGG** is the outlier in both directions: the most computation and parameters for less accuracy than
-#   GoogLeNet, which came out the same year. Chapters 05–07 show where VGG's parameters sit (its first
-#   fully-connected layer) and how GoogLeNet avoids them.
+# - **VGG** is the outlier: the most computation and by far the most parameters, for accuracy that GoogLeNet,
+#   from the same year, nearly matches at a small fraction of both. Chapters 05–07 show where VGG's parameters
+#   sit (its first fully-connected layer) and how GoogLeNet avoids them.
 # - **ResNets** buy accuracy with depth at moderate cost; **DenseNets** reach similar accuracy with far fewer
-#   parameters; **EfficientNet-B0** sits at the top left — the point of the last chapter.
+#   parameters; the **EfficientNets** form the upper-left edge — the point of the last chapter.
 # - Accuracy is not only architecture: the ResNet-50 recipe comparison above is worth as much as going from
 #   ResNet-50 to ResNet-152.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-best = max(rows, key=lambda r: r["top1"] / r["gflops"])
-print(f"most accuracy per GFLOP: {best['name']} ({best['top1']:.1f}% at {best['gflops']:.2f} GFLOPs)")
+best = max(ranked, key=lambda r: r.top1 / r.flops)
+print(f"most accuracy per GFLOP: {best.name} ({best.top1:.1f}% at {best.flops / 1e9:.2f} GFLOPs)")
 
 # %% [markdown]
 # ## Exercises
 #
-# 1. Add `mobilenet_v3_large` and `resnext50_32x4d` to `COURSE_MODELS`. Where do they land on the chart?
+# Worked solutions: [solutions/00_overview.ipynb](solutions/00_overview.ipynb) [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/cnncourse/cnncourse/blob/main/notebooks/solutions/00_overview.ipynb)
+#
+# 1. Measure torchvision's `mobilenet_v3_large` the way the catalog does (built on the `meta` device,
+#    `profile.inference_cost` at 224×224) and read its top-1 from its weights' metadata. Where would it land on
+#    the chart?
 # 2. Measure `resnet50` at 160, 224 and 320 pixels. How do its FLOPs scale with the side length, and why is the
 #    parameter count unchanged?
 # 3. Derive, from the layer sizes, the exact FLOP ratio of the "2x wider" `plain_cnn` that the table printed.
-# 4. Switch the chart to torchvision's *default* weights. Which models move, and by how much?
+# 4. Switch the chart to torchvision's *default* weights (`catalog.catalog(weights="DEFAULT")`). Which models
+#    move, and by how much?

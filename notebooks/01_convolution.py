@@ -398,11 +398,14 @@ plt.show()
 # %% [markdown]
 # ## Exercises
 #
+# Worked solutions: [solutions/01_convolution.ipynb](solutions/01_convolution.ipynb) [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/cnncourse/cnncourse/blob/main/notebooks/solutions/01_convolution.ipynb)
+#
 # 1. Extend `conv2d_loops` with a `dilation` argument (gaps of `d-1` pixels between kernel taps) and check it
 #    against `F.conv2d(..., dilation=d)`. What is the output size formula now?
 # 2. How many bytes does `scratch.img2col` allocate for a 1×64×56×56 input and a 3×3 kernel with padding 1,
 #    compared with the input itself? Check your answer with `.nbytes`.
 # 3. Design a 3×3 kernel that detects diagonal edges, apply it to the photo, and compare with the two Sobels.
 # 4. Time `scratch.conv2d` and `F.conv2d` for batch sizes 1, 8 and 64. Which one scales better, and why?
-# 5. Use `measured_receptive_field` to find the receptive field of LeNet-5's C1 → S2 → C3 → S4 → C5 (5×5
-#    convolutions, 2×2 pooling with stride 2). Does C5 see the whole 32×32 input?
+# 5. Use `profile.receptive_field` (which `measured_receptive_field` calls for 3×3 stacks) to find the receptive
+#    field of LeNet-5's C1 → S2 → C3 → S4 → C5 (5×5 convolutions, 2×2 pooling with stride 2). Does C5 see the whole
+#    32×32 input?

@@ -360,6 +360,8 @@ print("14×14 -> 7×7 equals plain avg_pool2d(kernel 2, stride 2):",
 # %% [markdown]
 # ## Exercises
 #
+# Worked solutions: [solutions/02_pooling_activations.ipynb](solutions/02_pooling_activations.ipynb) [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/cnncourse/cnncourse/blob/main/notebooks/solutions/02_pooling_activations.ipynb)
+#
 # 1. Write `scratch`-style max pooling that also returns the position of each maximum (the `argmax` of each
 #    img2col row). How would back-propagation use it?
 # 2. Repeat the shift experiment with 4×4 and 16×16 pooling windows. How does the window size trade tolerance

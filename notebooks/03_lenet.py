@@ -301,6 +301,8 @@ _ = results.record(
 # %% [markdown]
 # ## Exercises
 #
+# Worked solutions: [solutions/03_lenet.ipynb](solutions/03_lenet.ipynb) [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/cnncourse/cnncourse/blob/main/notebooks/solutions/03_lenet.ipynb)
+#
 # 1. Remove S2 and S4 (use stride-1 convolutions throughout). What happens to C5's input size, the number of
 #    parameters, and the accuracy?
 # 2. Replace average pooling by max pooling. Does it train faster? Compare the curves with `plot_history`.

@@ -321,21 +321,14 @@ if cfg.full:
     pretrained = models.alexnet(weights=weights).eval().to(cfg.device)
     with torch.no_grad():
         probs = pretrained(image[None].to(cfg.device)).softmax(dim=1)[0].cpu()
-    top = probs.topk(5)
-    fig, (ax_img, ax_bar) = plt.subplots(1, 2, figsize=(11, 3.5), gridspec_kw={"width_ratios": [1, 1.4]})
-    ax_img.imshow(photo)
-    ax_img.axis("off")
-    ax_img.set_title("china.jpg (scikit-learn sample)")
-    names = [weights.meta["categories"][i] for i in top.indices]
-    ax_bar.barh(names[::-1], 100 * top.values.numpy()[::-1])
-    ax_bar.set_xlabel("predicted probability (%)")
-    ax_bar.set_title("AlexNet (torchvision ImageNet weights): top-5 classes")
-    plt.tight_layout()
+    fig = plot.plot_top_classes(photo, probs, weights.meta["categories"],
+                                "AlexNet (torchvision ImageNet weights): top-5 classes")
     plt.show()
     fig = plot.plot_filters(pretrained.features[0].weight[:32], title="First-layer 11×11 filters, learned on ImageNet")
     plt.show()
 else:
-    print("tiny mode: prediction with pretrained ImageNet weights skipped (it needs a 233 MB download); "
+    print(f"tiny mode: prediction with pretrained ImageNet weights skipped (it needs a "
+          f"{weights.meta['_file_size']:.0f} MB download); "
           "run with CNNCOURSE_MODE=full to see the top-5 classes and the learned first-layer filters")
 
 # %% [markdown]
@@ -380,6 +373,8 @@ _ = results.record(
 
 # %% [markdown]
 # ## Exercises
+#
+# Worked solutions: [solutions/04_alexnet.ipynb](solutions/04_alexnet.ipynb) [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/cnncourse/cnncourse/blob/main/notebooks/solutions/04_alexnet.ipynb)
 #
 # 1. Add up the parameters of `alexnet_paper(two_towers=True)` layer by layer by hand and explain the difference of
 #    1,413,120 to the one-tower network.

@@ -290,8 +290,11 @@ _ = results.record(
 # %% [markdown]
 # ## Exercises
 #
+# Worked solutions: [solutions/05_vgg.ipynb](solutions/05_vgg.ipynb) [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/cnncourse/cnncourse/blob/main/notebooks/solutions/05_vgg.ipynb)
+#
 # 1. Write configuration C of the paper (like D, but the last convolution of blocks 3–5 is 1×1) as a list and build
-#    it with `models.vgg(...)`. How many parameters does it have?
+#    it with the package's `VGG` class. `make_layers` only knows 3×3 convolutions, so mark the 1×1 ones (e.g. as
+#    `(256, 1)`) and write a `make_layers` that understands them. How many parameters does it have?
 # 2. Use `profile.layer_table` to find the layer with the largest output in VGG-19 at 224×224. How much memory do
 #    its activations need for a batch of 32?
 # 3. Train the small VGG without BN with learning rates 0.01, 0.05 and 0.1. Which ones learn at all?

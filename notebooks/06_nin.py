@@ -272,6 +272,8 @@ _ = results.record(
 # %% [markdown]
 # ## Exercises
 #
+# Worked solutions: [solutions/06_nin.ipynb](solutions/06_nin.ipynb) [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/cnncourse/cnncourse/blob/main/notebooks/solutions/06_nin.ipynb)
+#
 # 1. How many parameters would NiN have with a VGG-style head — flatten the last 192×8×8 feature map, then
 #    two 1024-unit FC layers and a 10-unit output — instead of its last mlpconv block and GAP?
 # 2. Replace the GAP in a trained NiN by global *max* pooling without retraining. What happens to the accuracy,

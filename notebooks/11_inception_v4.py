@@ -51,7 +51,7 @@ import torch
 from torch import nn
 
 import cnncourse
-from cnncourse import data, models, profile
+from cnncourse import data, models, plot, profile, results
 from cnncourse.models.inception_v4 import (
     InceptionA, InceptionResNetB, timm_to_inception_resnet_v2, timm_to_inception_v4,
 )
@@ -262,6 +262,7 @@ for key_map, keys in examples.items():
 # %%
 # NBVAL_CHECK_OUTPUT
 x = torch.randn(2, 3, 107, 107, generator=torch.Generator().manual_seed(0))
+timm_params = {}
 for name, key_map in [("inception_v4", timm_to_inception_v4), ("inception_resnet_v2", timm_to_inception_resnet_v2)]:
     torch.manual_seed(0)
     reference = timm.create_model(name, pretrained=False)
@@ -270,7 +271,8 @@ for name, key_map in [("inception_v4", timm_to_inception_v4), ("inception_resnet
     with torch.device("meta"):
         ours = getattr(models, name)()
     report = models.check_twin(ours, reference, x, key_map=key_map, assign=True)
-    print(f"{name}: {profile.count_params(ours):,d} parameters (timm: {profile.count_params(reference):,d})")
+    timm_params[name] = profile.count_params(reference)
+    print(f"{name}: {profile.count_params(ours):,d} parameters (timm: {timm_params[name]:,d})")
     print(report)
 
 # %% [markdown]
@@ -296,16 +298,8 @@ if cfg.full:
     with torch.no_grad():
         probs = pretrained(image[None].to(cfg.device)).softmax(dim=1)[0].cpu()
     categories = Inception_V3_Weights.DEFAULT.meta["categories"]  # ImageNet's 1000 classes, in the usual order
-    top = probs.topk(5)
-    fig, (ax_img, ax_bar) = plt.subplots(1, 2, figsize=(11, 3.5), gridspec_kw={"width_ratios": [1, 1.4]})
-    ax_img.imshow(photo)
-    ax_img.axis("off")
-    ax_img.set_title("china.jpg (scikit-learn sample)")
-    names = [categories[i] for i in top.indices]
-    ax_bar.barh(names[::-1], 100 * top.values.numpy()[::-1])
-    ax_bar.set_xlabel("predicted probability (%)")
-    ax_bar.set_title("Inception-v4 (Google's weights via timm): top-5 classes")
-    plt.tight_layout()
+    fig = plot.plot_top_classes(photo, probs, categories,
+                                "Inception-v4 (Google's weights via timm): top-5 classes")
     plt.show()
 else:
     print(f"tiny mode: prediction with Google's pretrained Inception-v4 skipped (it needs a "
@@ -313,7 +307,41 @@ else:
           f"run with CNNCOURSE_MODE=full to see the top-5 classes")
 
 # %% [markdown]
+# ## What full mode costs, and the results
+#
+# This chapter trains no network, in either mode: the measurements above are the same in tiny and full mode, and
+# full mode adds only the prediction with Google's weights (a one-time download). The GPU time of its training runs,
+# which the other chapters estimate with `profile.estimate_minutes`, is zero for both schedules:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+estimated = {"class": 0.0, "paper": 0.0}  # GPU minutes of full mode's training runs: there are none
+print(f"full mode trains nothing here: {estimated['class']:.0f} GPU minutes (class schedule), "
+      f"{estimated['paper']:.0f} (paper schedule); it downloads Inception-v4's weights once "
+      f"({4 * profile.count_params(v4) / 1e6:.0f} MB)")
+
+# %%
+he = {s: curves[s, True] for s in (1.0, 0.2)}  # the He-initialised projection
+figures = {
+    "parameters, Inception-v4": cost["Inception-v4"][0],
+    "parameters, Inception-ResNet-v1": cost["Inception-ResNet-v1"][0],
+    "parameters, Inception-ResNet-v2": cost["Inception-ResNet-v2"][0],
+    "GFLOPs, Inception-v4 (299 px)": cost["Inception-v4"][1] / 1e9,
+    "GFLOPs, Inception-ResNet-v2 (299 px)": cost["Inception-ResNet-v2"][1] / 1e9,
+    "activation growth over 20 B blocks, He projection, scale 1": he[1.0][-1] / he[1.0][1],
+    "activation growth over 20 B blocks, He projection, scale 0.2": he[0.2][-1] / he[0.2][1],
+}
+references = {"parameters, Inception-v4": f"{timm_params['inception_v4']:,d} (timm)",
+              "parameters, Inception-ResNet-v2": f"{timm_params['inception_resnet_v2']:,d} (timm)"}
+if cfg.full:
+    best = int(probs.argmax())
+    figures["Inception-v4's top class for china.jpg"] = f"{categories[best]} ({100 * probs[best]:.0f}%)"
+_ = results.record(cfg, "11_inception_v4", figures, references=references, estimated_minutes=estimated)
+
+# %% [markdown]
 # ## Exercises
+#
+# Worked solutions: [solutions/11_inception_v4.ipynb](solutions/11_inception_v4.ipynb) [![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/cnncourse/cnncourse/blob/main/notebooks/solutions/11_inception_v4.ipynb)
 #
 # 1. Print `block_table(models.inception_resnet_v1())`. Where do its stem and blocks differ from v2's, and which
 #    stage holds most of its parameters?

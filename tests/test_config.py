@@ -107,3 +107,15 @@ def test_expect_asserts_except_in_a_smoke_run(monkeypatch):
     monkeypatch.setenv(config.SMOKE_ENV, "2")
     assert cfg.smoke
     cfg.expect(False, "a smoke run trains two batches: nothing to expect")
+
+
+def test_tiny_mode_uses_one_thread_so_every_machine_prints_the_same_numbers(monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        cnncourse.setup(mode="full", verbose=False)
+        assert torch.get_num_threads() == 2  # full mode keeps what the machine offers
+        cnncourse.setup(mode="tiny", verbose=False)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import urllib.error
 from functools import cache
 
 import pytest
@@ -16,6 +15,7 @@ from cnncourse.models import weights as W
 from cnncourse.models.common import check_input_size, min_input_size
 from cnncourse.models.vgg import CONFIGS, DEPTH_TO_CONFIG
 from cnncourse.profile import count_params
+from twins import hub_dir, offline  # noqa: F401  (pytest fixtures)
 
 TORCHVISION_MODELS = ["alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"]
 
@@ -182,26 +182,6 @@ def test_min_input_size_rule():
 
 
 # --- pretrained weights -----------------------------------------------------------------------------------------
-
-@pytest.fixture
-def hub_dir(tmp_path, monkeypatch):
-    """An empty torch hub cache in a temporary folder (torch.hub.get_dir() reads TORCH_HOME)."""
-    monkeypatch.setattr(torch.hub, "_hub_dir", None)
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    return tmp_path / "hub" / "checkpoints"
-
-
-@pytest.fixture
-def offline(monkeypatch):
-    calls = []
-
-    def fail(url, dst, hash_prefix=None, progress=True):
-        calls.append((url, hash_prefix))
-        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
-
-    monkeypatch.setattr(torch.hub, "download_url_to_file", fail)
-    return calls
-
 
 def test_resolve_weights_accepts_every_spelling():
     member = tvm.VGG16_Weights.IMAGENET1K_V1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import urllib.error
 import warnings
 
 import pytest
@@ -21,6 +20,7 @@ from cnncourse.models import weights as W
 G = importlib.import_module("cnncourse.models.googlenet")
 I = importlib.import_module("cnncourse.models.inception")  # noqa: E741
 from cnncourse.profile import count_params
+from twins import randomise as _randomise, hub_dir, offline  # noqa: F401  (pytest fixtures)
 
 PARAMS = {"googlenet": (13_004_888, 6_624_904), "inception_v3": (27_161_264, 23_834_568)}  # with / without aux
 FILES = {"googlenet": "googlenet-1378be20.pth", "inception_v3": "inception_v3_google-0cc3c7bd.pth"}
@@ -31,23 +31,6 @@ OURS = ["googlenet", "googlenet_small", "inception_v3", "inception_v3_small"]
 def _meta(builder, **kwargs) -> nn.Module:
     with torch.device("meta"):
         return builder(**kwargs)
-
-
-def _randomise(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Random values everywhere, BatchNorm running statistics included (so eval-mode BN is really compared)."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for key, t in model.state_dict().items():
-            if key.endswith("num_batches_tracked"):
-                t.fill_(1)
-            elif key.endswith("running_var"):
-                t.uniform_(0.5, 1.5, generator=gen)
-            elif key.endswith("running_mean") or key.endswith(".bias"):
-                t.uniform_(-0.1, 0.1, generator=gen)
-            else:
-                bound = 1.5 / max(1, t[0].numel() if t.dim() > 1 else 1) ** 0.5
-                t.uniform_(-bound, bound, generator=gen)
-    return model
 
 
 def _random_torchvision(name: str, **kwargs) -> nn.Module:
@@ -275,26 +258,6 @@ def test_registered_and_traceable_in_training_mode(name):
 
 
 # --- pretrained weights -----------------------------------------------------------------------------------------
-
-@pytest.fixture
-def hub_dir(tmp_path, monkeypatch):
-    """An empty torch hub cache in a temporary folder (torch.hub.get_dir() reads TORCH_HOME)."""
-    monkeypatch.setattr(torch.hub, "_hub_dir", None)
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    return tmp_path / "hub" / "checkpoints"
-
-
-@pytest.fixture
-def offline(monkeypatch):
-    calls = []
-
-    def fail(url, dst, hash_prefix=None, progress=True):
-        calls.append((url, hash_prefix))
-        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
-
-    monkeypatch.setattr(torch.hub, "download_url_to_file", fail)
-    return calls
-
 
 def _write_official_file(name: str, hub_dir) -> nn.Module:
     """A torchvision model with random weights, saved in the hub cache under its official file name."""

@@ -11,6 +11,7 @@ from cnncourse import models
 from cnncourse.models.inception_v4 import timm_to_inception_resnet_v2, timm_to_inception_v4
 from cnncourse.models import weights as W
 from cnncourse.profile import count_params
+from twins import randomise as _randomise
 
 TWINS = {  # ours: (timm's name, key map, parameters as timm counts them)
     "inception_v4": ("inception_v4", timm_to_inception_v4, 42_679_816),
@@ -21,23 +22,6 @@ TWINS = {  # ours: (timm's name, key map, parameters as timm counts them)
 def _meta(builder, **kwargs) -> nn.Module:
     with torch.device("meta"):
         return builder(**kwargs)
-
-
-def _randomise(model: nn.Module, seed: int = 0) -> nn.Module:
-    """Random values everywhere, BatchNorm running statistics included (so eval-mode BN is really compared)."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for key, t in model.state_dict().items():
-            if key.endswith("num_batches_tracked"):
-                t.fill_(1)
-            elif key.endswith("running_var"):
-                t.uniform_(0.5, 1.5, generator=gen)
-            elif key.endswith("running_mean") or key.endswith(".bias"):
-                t.uniform_(-0.1, 0.1, generator=gen)
-            else:
-                bound = 1.5 / max(1, t[0].numel() if t.dim() > 1 else 1) ** 0.5
-                t.uniform_(-bound, bound, generator=gen)
-    return model
 
 
 def _random_timm(name: str) -> nn.Module:

@@ -96,3 +96,14 @@ def test_plot_confusion_matrix_title_and_labels():
     ax = fig.axes[0]
     assert "3 examples" in ax.get_title() and "66.7%" in ax.get_title()
     assert ax.get_xlabel() == "predicted class" and ax.get_ylabel() == "true class"
+
+
+def test_plot_top_classes_shows_the_k_most_probable():
+    probs = torch.tensor([0.05, 0.5, 0.1, 0.3, 0.05])
+    fig = plot.plot_top_classes(np.zeros((8, 8, 3), np.uint8), probs, list("abcde"), "top 3", k=3)
+    bars = fig.axes[1]
+    assert [t.get_text() for t in bars.get_yticklabels()] == ["c", "d", "b"]  # most probable at the top
+    assert [round(p.get_width()) for p in bars.patches] == [10, 30, 50]
+    assert bars.get_title() == "top 3" and bars.get_xlabel() == "predicted probability (%)"
+    with pytest.raises(ValueError, match="5 probabilities for 4 categories"):
+        plot.plot_top_classes(np.zeros((8, 8, 3)), probs, list("abcd"), "x")

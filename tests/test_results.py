@@ -63,6 +63,12 @@ def test_update_readme_rewrites_between_markers(tmp_path, tiny, monkeypatch):
         results.update_readme(readme)
 
 
+def test_a_smoke_run_records_nothing(tmp_path, tiny, monkeypatch, capsys):
+    monkeypatch.setenv("CNNCOURSE_SMOKE_STEPS", "2")
+    assert results.record(tiny, "03_lenet", {"accuracy": 0.1}, root=tmp_path) is None
+    assert not (tmp_path / "tiny").exists() and "smoke run: figures not recorded" in capsys.readouterr().out
+
+
 def test_the_readme_tables_match_the_committed_results():
     """CI checks this again after the notebooks have rewritten results/tiny (conftest.py), with what CI measured."""
     assert results.results_dir() == ROOT / "results"

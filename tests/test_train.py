@@ -342,7 +342,9 @@ def test_kill_9_while_saving_leaves_the_last_checkpoint_and_no_debris(tmp_path, 
 def test_ctrl_c_in_a_terminal_prints_the_hint_not_the_loop(tmp_path):
     proc = subprocess.Popen([sys.executable, str(SCRIPT), tmp_path / "never.pt", "--checkpoint", tmp_path / "c.pt",
                              "--slow"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+                            env={**os.environ, "OMP_NUM_THREADS": "1"},
+                            # as from a shell: a pytest-xdist worker ignores SIGINT, and children inherit that
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not (tmp_path / "c.pt").exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.1)  # wait until the first epoch is saved, then press Ctrl-C in the second

@@ -123,8 +123,9 @@ class Inception(nn.Module):
 class InceptionAux(nn.Module):
     """Auxiliary classifier: average-pool to 4×4 → 1×1 conv (128) → FC 1024 + ReLU → dropout 0.7 → FC classes.
 
-    The paper pools with a 5×5 window and stride 3, which is the same 4×4 result on its 14×14 maps; the adaptive
-    pooling also works for other input sizes.
+    The pooling is torchvision's adaptive one. The paper's 5×5 window with stride 3 also gives 4×4 on its 14×14 maps,
+    but not the same values: its windows start at rows 0, 3, 6, 9 and are 5 wide, the adaptive ones start at
+    0, 3, 7, 10 and are 4 wide. The adaptive pooling also gives 4×4 for any other input size.
     """
 
     def __init__(self, in_channels: int, num_classes: int, dropout: float = 0.7, width: float = 1.0) -> None:

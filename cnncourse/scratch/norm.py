@@ -1,13 +1,14 @@
-"""Normalisation layers from scratch: local response normalisation (chapter 02, NumPy) and batch normalisation
-(chapter 08, torch and trainable: `batch_norm`, `BatchNorm`).
-
-Chapter 13 adds group normalisation and weight standardisation here.
+"""Normalisation layers from scratch: local response normalisation (chapter 02, NumPy), batch normalisation
+(chapter 08, torch and trainable: `batch_norm`, `BatchNorm`), and BiT's pair (chapter 13, torch): group
+normalisation of activations (`group_norm`) and weight standardisation of convolution filters
+(`weight_standardize`, `StdConv2d`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ._checks import require_numpy, require_tensor
@@ -131,3 +132,78 @@ class BatchNorm(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
+
+
+# --- group normalisation and weight standardisation (chapter 13): torch, trainable ----------------------------
+
+def group_norm(
+    x: torch.Tensor,
+    num_groups: int,
+    weight: torch.Tensor | None = None,
+    bias: torch.Tensor | None = None,
+    eps: float = 1e-5,
+) -> torch.Tensor:
+    """Group normalisation of an N×C×… tensor (``F.group_norm``'s arguments).
+
+    The C channels are split into ``num_groups`` groups of C / ``num_groups`` neighbouring channels; every example
+    is normalised with the mean and (biased) variance of each of its groups, taken over the group's channels and all
+    positions. Nothing is averaged over the batch, so an example's output does not depend on the other examples, and
+    training and evaluation compute the same thing. Then scale by ``weight`` (γ) and shift by ``bias`` (β), both (C,).
+    """
+    require_tensor(x)
+    if x.dim() < 2:
+        raise ValueError(f"x must be N×C or N×C×…, got shape {tuple(x.shape)}")
+    n, c = x.shape[:2]
+    if num_groups < 1 or c % num_groups:
+        raise ValueError(f"{c} channels cannot be split into {num_groups} groups of equal size")
+    groups = x.reshape(n, num_groups, -1)  # each row: one group of one example, every channel and position
+    var, mean = torch.var_mean(groups, dim=-1, keepdim=True, correction=0)
+    y = ((groups - mean) / torch.sqrt(var + eps)).reshape(x.shape)
+    shape = (1, -1) + (1,) * (x.dim() - 2)  # (C,) -> broadcastable against x
+    if weight is not None:
+        y = y * weight.view(shape)
+    if bias is not None:
+        y = y + bias.view(shape)
+    return y
+
+
+BIT_EPS = 1e-10  # the original BiT code's epsilon; timm's StdConv2d defaults to 1e-6, its BiT models use 1e-8
+
+
+def _standardize(weight: torch.Tensor, eps: float, dims: tuple[int, ...] = (1, 2, 3)) -> torch.Tensor:
+    """`weight_standardize` over ``dims`` without argument checks, which torch.fx could not trace (a 4-D kernel)."""
+    var, mean = torch.var_mean(weight, dim=dims, keepdim=True, correction=0)
+    return (weight - mean) / torch.sqrt(var + eps)
+
+
+def weight_standardize(weight: torch.Tensor, eps: float = BIT_EPS) -> torch.Tensor:
+    """Every output filter ``weight[o]`` minus its mean, divided by its standard deviation (over in-channels × kernel).
+
+    ``(w - mean) / sqrt(var + eps)`` with the biased variance, for an O×I×kH×kW (or O×…) weight; the result has its
+    shape. ``eps`` is where implementations differ: 1e-10 in the original BiT code (the default), 1e-6 in timm's
+    ``StdConv2d``, 1e-8 in timm's BiT models.
+    """
+    require_tensor(weight, "weight")
+    if weight.dim() < 2:
+        raise ValueError(f"weight must have an output dimension and at least one more, got shape {tuple(weight.shape)}")
+    return _standardize(weight, eps, tuple(range(1, weight.dim())))
+
+
+class StdConv2d(nn.Conv2d):
+    """``nn.Conv2d`` that convolves with its weight standardised (`weight_standardize`) instead of the weight itself.
+
+    A drop-in replacement: the same arguments, defaults, parameters and state-dict keys as ``nn.Conv2d``, plus
+    ``eps``. The stored weight stays as trained; only the convolution sees it standardised, so the gradient flows
+    through the standardisation to the stored weight.
+    """
+
+    def __init__(self, *args, eps: float = BIT_EPS, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = _standardize(self.weight, self.eps)
+        return F.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, eps={self.eps:g}"
