@@ -364,23 +364,31 @@ def gradient_norms(
 
 # --- full mode's cost, estimated -----------------------------------------------------------------------------------
 
-# Assumptions, not measurements (no GPU was at hand where these numbers were chosen): the training FLOP/s a small
-# CNN sustains with mixed precision and the tensor pipeline on one current datacenter GPU, and the least time an
-# optimizer step takes however small the model (kernel launches, the optimizer's own work).
+# Calibrated on one NVIDIA H200 (torch 2.11, AMP, the tensor pipeline; `tools/bench_steps.py`, 2026-11-26): the
+# training FLOP/s a small CNN sustains, the time each layer adds to an optimizer step however little it computes
+# (its kernel launches forward and backward and its share of the optimizer's work: small CIFAR networks are bound by
+# this, not by FLOPs), and the least time any step takes. With them the estimate came within 0.7-1.4x of the
+# measured step time of ResNet-20/-110, DenseNet-BC-100, GoogLeNet, VGG-11 and BiT-R50x1, and overestimated NiN's.
 GPU_TRAINING_FLOPS = 25e12
+GPU_LAYER_SECONDS = 85e-6
 GPU_STEP_SECONDS = 2e-3
 
 
 def estimate_minutes(
     model: nn.Module, input_size: Sequence[int], *, images: int, epochs: int, batch_size: int, eval_images: int = 0
 ) -> float:
-    """Estimated GPU minutes of a training run from the model's measured FLOPs per image (one C×H×W input).
+    """Estimated GPU minutes of a training run from the model's measured FLOPs per image and its number of layers.
 
-    Training costs three forward passes per image (forward, and a backward of about twice its cost), evaluation one
-    per test image per epoch; at `GPU_TRAINING_FLOPS`, but never less than `GPU_STEP_SECONDS` per optimizer step.
+    A training step costs three forward passes per image (forward, and a backward of about twice its cost) at
+    `GPU_TRAINING_FLOPS` plus `GPU_LAYER_SECONDS` per layer (leaf module), and never less than `GPU_STEP_SECONDS`;
+    evaluation costs one forward pass per test image per epoch, and a third of the per-layer time per batch.
     Build ``model`` on the ``meta`` device: counting its FLOPs then costs nothing.
     """
     forward = count_flops(model, (1, *input_size))
-    steps = epochs * -(-images // batch_size)
-    train_seconds = max(3 * forward * images * epochs / GPU_TRAINING_FLOPS, steps * GPU_STEP_SECONDS)
-    return (train_seconds + forward * eval_images * epochs / GPU_TRAINING_FLOPS) / 60
+    layers = sum(1 for m in model.modules() if next(m.children(), None) is None)
+    batches = -(-images // batch_size)
+    train_seconds = max(3 * forward * images / GPU_TRAINING_FLOPS + batches * layers * GPU_LAYER_SECONDS,
+                        batches * GPU_STEP_SECONDS)
+    eval_batches = -(-eval_images // batch_size)
+    eval_seconds = forward * eval_images / GPU_TRAINING_FLOPS + eval_batches * layers * GPU_LAYER_SECONDS / 3
+    return epochs * (train_seconds + eval_seconds) / 60

@@ -302,8 +302,8 @@ print(f"for comparison, VGG-16: {profile.count_params(vgg16):,d} parameters, "
 # - **Full mode** — CIFAR-10 with the paper's augmentation (4-pixel padding, random 32×32 crops, horizontal
 #   flips), the paper's widths (16/32/64), batch 128, SGD with momentum 0.9, learning rate 0.1, weight decay
 #   1e-4 (on weights, not on BatchNorm parameters or biases: `train.fit`'s rule). The paper trains 64,000 steps
-#   and divides the learning rate by 10 at 32,000 and 48,000. The `class` schedule is **shortened** to 30 epochs
-#   (11,730 steps) with the divisions at the same fractions, 50% and 75%. The `paper` schedule
+#   and divides the learning rate by 10 at 32,000 and 48,000. The `class` schedule is **shortened** to 22 epochs
+#   (8,602 steps) with the divisions at the same fractions, 50% and 75%. The `paper` schedule
 #   (`CNNCOURSE_SCHEDULE=paper`) divides at 32,000 and 48,000 steps and stops after 164 epochs, 64,124 steps (the
 #   paper stops at 64,000, in the middle of an epoch).
 # - **Tiny mode** — the 1,347 handwritten training digits at the 8×8 pixels they were scanned at
@@ -316,7 +316,7 @@ train_set, test_set, class_names = data.small_images(cfg, augment=True)
 if cfg.tiny:  # back to the digits' native 8×8 pixels
     train_set, test_set = (TensorDataset(F.avg_pool2d(ds.tensors[0], 4), ds.tensors[1]) for ds in (train_set, test_set))
 channels, size = train_set[0][0].shape[0], train_set[0][0].shape[-1]
-EPOCHS = {"tiny": 14, "full": 30, "paper": 164}  # paper: 64,000 steps of 128 images ≈ 164 passes over 50,000
+EPOCHS = {"tiny": 14, "full": 22, "paper": 164}  # paper: 64,000 steps of 128 images ≈ 164 passes over 50,000
 width, epochs = cfg.pick(tiny=8, full=16), cfg.pick(**EPOCHS)
 batch_size, lr = cfg.pick(tiny=32, full=128), cfg.pick(tiny=0.02, full=0.1)
 train_loader, test_loader = data.loaders(train_set, test_set, batch_size=batch_size, seed=0, device=cfg.device)

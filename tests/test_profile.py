@@ -154,15 +154,21 @@ def test_time_call_measures_longer_calls_as_longer():
     assert 0.002 <= short < long and long >= 0.01
 
 
-def test_estimate_minutes_follows_flops_or_the_step_floor():
+def test_estimate_minutes_follows_flops_layers_or_the_step_floor():
     with torch.device("meta"):
         big = nn.Sequential(nn.Conv2d(3, 256, 3, padding=1), nn.Conv2d(256, 256, 3, padding=1))
+        deep = nn.Sequential(*[nn.Conv2d(8, 8, 3, padding=1) for _ in range(200)])
         tiny = nn.Linear(4, 2)
     flops = profile.count_flops(big, (1, 3, 32, 32))
     minutes = profile.estimate_minutes(big, (3, 32, 32), images=50_000, epochs=2, batch_size=500, eval_images=10_000)
-    expected = (3 * flops * 50_000 * 2 + flops * 10_000 * 2) / profile.GPU_TRAINING_FLOPS / 60
+    layer_time = 2 * (100 + 20 / 3) * 2 * profile.GPU_LAYER_SECONDS  # 2 epochs × (train + eval batches) × 2 layers
+    expected = (3 * flops * 50_000 * 2 + flops * 10_000 * 2) / profile.GPU_TRAINING_FLOPS / 60 + layer_time / 60
     assert minutes == pytest.approx(expected)
     assert profile.estimate_minutes(big, (3, 32, 32), images=50_000, epochs=4, batch_size=500) == pytest.approx(
-        2 * 3 * flops * 50_000 * 2 / profile.GPU_TRAINING_FLOPS / 60)  # twice the epochs, twice the time
+        2 * profile.estimate_minutes(big, (3, 32, 32), images=50_000, epochs=2, batch_size=500))  # twice the epochs
+    # a deep, narrow network is bound by its layers' per-step cost, which FLOPs alone miss
+    by_flops = 3 * profile.count_flops(deep, (1, 8, 32, 32)) * 50_000 / profile.GPU_TRAINING_FLOPS / 60
+    layered = profile.estimate_minutes(deep, (8, 32, 32), images=50_000, epochs=1, batch_size=128)
+    assert layered == pytest.approx(by_flops + 391 * 200 * profile.GPU_LAYER_SECONDS / 60) and layered > 5 * by_flops
     floor = profile.estimate_minutes(tiny, (4,), images=1000, epochs=3, batch_size=10)
     assert floor == pytest.approx(3 * 100 * profile.GPU_STEP_SECONDS / 60)  # a tiny model is bound by its steps
