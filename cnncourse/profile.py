@@ -36,6 +36,18 @@ def _example_input(model: nn.Module, input_size: Sequence[int] | torch.Tensor, d
     return torch.zeros(tuple(input_size), device=dev)
 
 
+def _count_forward(model: nn.Module, x: torch.Tensor) -> FlopCounterMode:
+    """One eval-mode forward pass of ``x`` under PyTorch's FLOP counter; the model's train/eval mode is restored."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            model(x)
+    finally:
+        model.train(was_training)
+    return counter
+
+
 def count_flops(
     model: nn.Module,
     input_size: Sequence[int] | torch.Tensor,
@@ -49,14 +61,7 @@ def count_flops(
     is counted without computing anything, which makes even VGG instant. With ``by_module=True`` the result maps
     every module name (``"Global"`` for the whole model) to its FLOPs.
     """
-    x = _example_input(model, input_size, device)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            model(x)
-    finally:
-        model.train(was_training)
+    counter = _count_forward(model, _example_input(model, input_size, device))
     if by_module:
         return {name: int(sum(ops.values())) for name, ops in counter.get_flop_counts().items()}
     return int(counter.get_total_flops())
@@ -77,16 +82,11 @@ def inference_cost(
     Inception-v3's auxiliary classifiers; a parameter shared by several modules counts once. FLOPs are
     `count_flops`'. Works on ``meta``-device models.
     """
-    x = _example_input(model, input_size, device)
     called: list[nn.Module] = []
     handles = [m.register_forward_pre_hook(lambda m, args: called.append(m)) for m in model.modules()]
-    was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            model(x)
+        counter = _count_forward(model, _example_input(model, input_size, device))
     finally:
-        model.train(was_training)
         for h in handles:
             h.remove()
     used = {id(p): p.numel() for m in called for p in m.parameters(recurse=False)}

@@ -59,6 +59,16 @@ def conv1x1(in_planes: int, out_planes: int, stride: int = 1, conv_layer: ConvLa
     return conv_layer(in_planes, out_planes, 1, stride=stride, bias=False)
 
 
+def he_init(model: nn.Module) -> None:
+    """He initialisation (fan-out) for every convolution, BatchNorm and GroupNorm at scale 1 / shift 0."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
 class ZeroPadShortcut(nn.Module):
     """Option A shortcut: keep every ``stride``-th pixel and append ``extra`` all-zero channels; no parameters.
 
@@ -259,12 +269,7 @@ class ResNet(nn.Module):
 
     def reset_parameters(self, zero_init_residual: bool = False) -> None:
         """He initialisation (fan-out) for convolutions, norms at scale 1 / shift 0; PyTorch's default for ``fc``."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        he_init(self)
         if zero_init_residual:
             for m in self.modules():
                 if isinstance(m, (BasicBlock, Bottleneck)):

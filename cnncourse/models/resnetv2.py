@@ -45,7 +45,7 @@ from ..config import MODE_ENV, data_dir
 from ..scratch.norm import BIT_EPS, StdConv2d
 from .common import check_input_size, min_input_size
 from .registry import register_model
-from .resnet import ConvLayer, NormLayer, conv1x1, conv3x3
+from .resnet import ConvLayer, NormLayer, conv1x1, conv3x3, he_init
 from .weights import WeightsUnavailableError
 
 # variant: (bottleneck blocks per stage, width factor)
@@ -176,12 +176,7 @@ class ResNetV2(nn.Module):
 
     def reset_parameters(self, zero_head: bool = True) -> None:
         """He initialisation (fan-out) for convolutions, GroupNorm at scale 1 / shift 0, the head zero or PyTorch's."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, (nn.GroupNorm, nn.BatchNorm2d)):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        he_init(self)
         if zero_head:
             nn.init.zeros_(self.fc.weight)
             nn.init.zeros_(self.fc.bias)
