@@ -35,7 +35,6 @@ YEARS: dict[str, int] = {
     "densenet": 2016,
     "inception_v4": 2016,
     "inception_resnet": 2016,
-    "bit": 2019,
     "resnetv2": 2019,  # the course's ResNetV2 builders are BiT's (resnetv2_50x1_bit…); pre-activation itself: 2016
     "efficientnet": 2019,
 }
@@ -137,7 +136,7 @@ def chart(rows: Sequence[CatalogRow], title: str | None = None):
         raise ValueError("none of the rows has a published top-1 accuracy to plot")
     years: dict[int, list[int]] = {}
     for r in ranked:
-        years.setdefault(r.chapter, []).append(r.year or 0)
+        years.setdefault(r.chapter, []).append(r.year)
     group = {ch: f"ch {ch:02d} ({min(y)}" + (f"–{max(y)})" if max(y) != min(y) else ")") for ch, y in years.items()}
     weights = sorted({r.weights for r in ranked})
     return plot.bubble_chart(

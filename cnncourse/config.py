@@ -135,6 +135,9 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)  # also seeds every CUDA device
 
 
+_MACHINE_THREADS = torch.get_num_threads()  # PyTorch's choice for this machine, before tiny mode pins one
+
+
 def setup(seed: int = 0, mode: str | None = None, verbose: bool = True, schedule: str | None = None) -> Settings:
     """Resolve mode, schedule, device and data directory, seed every RNG, and print a one-line banner."""
     settings = Settings(
@@ -142,10 +145,10 @@ def setup(seed: int = 0, mode: str | None = None, verbose: bool = True, schedule
         schedule=resolve_schedule(schedule),
     )
     seed_everything(seed)
-    if settings.tiny:
-        # The same seed must give the same numbers on every machine, but PyTorch splits sums over its CPU threads
-        # and a different number of threads rounds differently; tiny mode's small models barely gain from more.
-        torch.set_num_threads(1)
+    # The same seed must give the same numbers on every machine, but PyTorch splits sums over its CPU threads and a
+    # different number of threads rounds differently: tiny mode's small models (which barely gain from more) use
+    # one; a later full-mode setup() in the same process gets the machine's threads back.
+    torch.set_num_threads(1 if settings.tiny else _MACHINE_THREADS)
     if verbose:
         print(settings.banner())
     return settings

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from .config import Settings
+from .config import Settings, smoke_steps
 
 RESULTS_ENV = "CNNCOURSE_RESULTS"
 TABLES = ("tiny", "full", "estimates")
@@ -72,16 +72,14 @@ def record(
     ``unstable`` names the figures that depend on the machine; ``estimated_minutes`` is the estimated full-mode GPU
     time per schedule (``{"class": ..., "paper": ...}``).
     """
-    from .config import smoke_steps
-
-    if smoke_steps():  # a smoke run trains a few batches: its numbers are not results
-        if verbose:
-            print("smoke run: figures not recorded")
-        return None
     references, unknown = dict(references or {}), set(unstable) - set(figures)
     unknown |= set(references) - set(figures)
     if unknown:
         raise ValueError(f"references/unstable name figures that were not recorded: {sorted(unknown)}")
+    if smoke_steps():  # a smoke run trains a few batches: its numbers are not results (checked above all the same)
+        if verbose:
+            print("smoke run: figures not recorded")
+        return None
     payload = {
         "notebook": notebook,
         "mode": settings.mode,

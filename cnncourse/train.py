@@ -356,10 +356,11 @@ def save_atomic(obj: object, path: str | Path) -> None:
 
 
 def fingerprint(
-    model: nn.Module, optimizer: torch.optim.Optimizer, epochs: int, steps_per_epoch: int, schedule: Schedule
+    model: nn.Module, optimizer: torch.optim.Optimizer, epochs: int, steps_per_epoch: int, schedule: Schedule,
+    mixup_alpha: float = 0.0,
 ) -> dict:
     """What makes two runs the same run: model class and structure, optimizer and its settings, epochs, optimizer
-    steps per epoch, and the learning-rate schedule (its multipliers at the start, middle and end)."""
+    steps per epoch, the learning-rate schedule (its multipliers at the start, middle and end) and MixUp's α."""
     settings = [{k: v for k, v in group.items() if k != "params" and isinstance(v, (int, float, bool, str, tuple))}
                 for group in optimizer.param_groups]
     total = max(1, epochs * steps_per_epoch)
@@ -371,6 +372,7 @@ def fingerprint(
         "epochs": epochs,
         "steps_per_epoch": steps_per_epoch,
         "schedule": [round(float(schedule(t)), 12) for t in (0, total // 2, total - 1)],
+        "mixup_alpha": float(mixup_alpha),
     }
 
 
@@ -552,7 +554,7 @@ def fit(
         schedule = lr_schedule(schedule or "constant", max(1, epochs * steps_per_epoch), warmup_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    run = fingerprint(model, optimizer, epochs, steps_per_epoch, schedule)
+    run = fingerprint(model, optimizer, epochs, steps_per_epoch, schedule, mixup_alpha)
     history = History()
     if checkpoint is not None:
         history = resume(checkpoint, run, model, optimizer, scheduler, scaler, train_loader, verbose)

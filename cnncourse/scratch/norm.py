@@ -202,8 +202,7 @@ class StdConv2d(nn.Conv2d):
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weight = _standardize(self.weight, self.eps)
-        return F.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return self._conv_forward(x, _standardize(self.weight, self.eps), self.bias)  # nn.Conv2d's, padding_mode too
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, eps={self.eps:g}"
