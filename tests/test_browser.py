@@ -54,6 +54,12 @@ def lab(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("lab")
     served = tmp / "notebooks"
     shutil.copytree(ROOT / "notebooks", served, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    for name in NOTEBOOKS:  # no stored outputs: what the checks read afterwards can only come from this browser run
+        nb = nbformat.read(served / f"{name}.ipynb", as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        nbformat.write(nb, served / f"{name}.ipynb")
     settings = tmp / "config" / "lab" / "user-settings" / "@jupyterlab"
     for plugin, values in {"notebook-extension/tracker": {"windowingMode": "none"},  # render every cell
                            "apputils-extension/notification": {"fetchNews": "false"}}.items():
@@ -64,12 +70,13 @@ def lab(tmp_path_factory):
                CNNCOURSE_RESULTS=str(tmp / "results"), PYDEVD_DISABLE_FILE_VALIDATION="1")
     port, token = free_port(), "cnncourse-browser"
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={served}"]
+           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={served}",
+           "--ServerApp.port_retries=0"]  # fail on a taken port instead of moving to one this test does not poll
     if os.geteuid() == 0:
         cmd.append("--allow-root")
     server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and server.poll() is None:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token={token}", timeout=2)
             break
@@ -77,7 +84,7 @@ def lab(tmp_path_factory):
             time.sleep(0.5)
     else:
         server.kill()
-        pytest.fail("JupyterLab did not start within 90 s")
+        pytest.fail(f"JupyterLab did not start within 90 s (exit code {server.poll()}: a taken port ends it at once)")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=browser_path, args=CHROMIUM_FLAGS)
         try:
@@ -138,8 +145,15 @@ def test_restart_and_run_all_in_jupyterlab(lab, name):
         page.wait_for_selector(".jp-Notebook .jp-Cell >> visible=true", timeout=60_000)
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
         seen = restart_and_run_all(page, timeout_s=420)
+        saved_before = path.stat().st_mtime_ns
         page.keyboard.press("Control+s")  # save, to read exactly what the browser's kernel produced
-        page.wait_for_timeout(1500)
+        for _ in range(120):
+            if path.stat().st_mtime_ns != saved_before:
+                break
+            page.wait_for_timeout(250)
+        else:
+            raise AssertionError("JupyterLab did not save the notebook within 30 s")
+        page.wait_for_timeout(500)  # the save may still be writing
         html = page.content()
         assert page.locator(".jp-RenderedImage img").count() > 0, "no figure was drawn"
         assert "Error displaying widget" not in html

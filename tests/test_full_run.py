@@ -27,13 +27,14 @@ def test_smoke_run_passes_saves_resumes_and_tabulates(tmp_path):
     assert "03_lenet" in first.stdout and "solutions/03_lenet" in first.stdout and first.stdout.count("passed") == 2
     executed = json.loads((out / "03_lenet.ipynb").read_text())
     assert any(o.get("output_type") for c in executed["cells"] for o in c.get("outputs", []))
-    assert (out / "passed" / "solutions__03_lenet.json").exists()
+    assert (out / "passed" / "tiny-class-smoke" / "solutions__03_lenet.json").exists()
     again = run("--mode", "tiny", "--smoke", "--out", out, "03_lenet")
     assert again.returncode == 0 and "skipped: passed before" in again.stdout
 
 
 def test_offline_full_mode_fails_with_the_courses_clear_error(tmp_path):
-    blocked = {"CNNCOURSE_DATA": str(tmp_path / "data"), "HTTPS_PROXY": "http://127.0.0.1:9",
+    blocked = {"CNNCOURSE_DATA": str(tmp_path / "data"), "CNNCOURSE_RESULTS": str(tmp_path / "results"),
+               "HTTPS_PROXY": "http://127.0.0.1:9",
                "HTTP_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9"}
     proc = run("--mode", "full", "--allow-cpu", "--no-save", "--out", tmp_path / "runs", "03_lenet", env=blocked)
     assert proc.returncode == 1

@@ -15,7 +15,7 @@ from cnncourse.models import weights as W
 from cnncourse.models.common import check_input_size, min_input_size
 from cnncourse.models.vgg import CONFIGS, DEPTH_TO_CONFIG
 from cnncourse.profile import count_params
-from twins import hub_dir, offline  # noqa: F401  (pytest fixtures)
+from twins import meta_model as _meta, hub_dir, offline  # noqa: F401  (pytest fixtures)
 
 TORCHVISION_MODELS = ["alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"]
 
@@ -31,11 +31,6 @@ PARAMS = {
     "vgg19": 143_667_240,
     "vgg19_bn": 143_678_248,
 }
-
-
-def _meta(builder, **kwargs) -> nn.Module:
-    with torch.device("meta"):
-        return builder(**kwargs)
 
 
 @cache

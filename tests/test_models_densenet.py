@@ -13,15 +13,10 @@ from cnncourse import models
 from cnncourse.models import weights as W
 from cnncourse.models.densenet import DenseBlock, DenseLayer, densenet_cifar, rename_legacy_keys
 from cnncourse.profile import count_params, saved_activation_bytes
-from twins import randomise as _randomise, hub_dir, offline  # noqa: F401  (pytest fixtures)
+from twins import meta_model as _meta, randomise as _randomise, hub_dir, offline  # noqa: F401  (pytest fixtures)
 
 IMAGENET = ["densenet121", "densenet161", "densenet169", "densenet201"]
 PARAMS = {"densenet121": 7_978_856, "densenet161": 28_681_000, "densenet169": 14_149_480, "densenet201": 20_013_928}
-
-
-def _meta(builder, **kwargs) -> nn.Module:
-    with torch.device("meta"):
-        return builder(**kwargs)
 
 
 def _random_torchvision(name: str) -> nn.Module:

@@ -15,15 +15,10 @@ from cnncourse.data import DataUnavailableError
 from cnncourse.models import efficientnet as E
 from cnncourse.models import weights as W
 from cnncourse.profile import count_params
-from twins import hub_dir, offline  # noqa: F401  (pytest fixtures)
+from twins import meta_model as _meta, hub_dir, offline  # noqa: F401  (pytest fixtures)
 
 VARIANTS = [f"b{i}" for i in range(8)]
 NAMES = [f"efficientnet_{v}" for v in VARIANTS]
-
-
-def _meta(builder, **kwargs) -> nn.Module:
-    with torch.device("meta"):
-        return builder(**kwargs)
 
 
 def _randomise(module: nn.Module, seed: int = 0) -> nn.Module:

@@ -20,17 +20,12 @@ from cnncourse.models import weights as W
 G = importlib.import_module("cnncourse.models.googlenet")
 I = importlib.import_module("cnncourse.models.inception")  # noqa: E741
 from cnncourse.profile import count_params
-from twins import randomise as _randomise, hub_dir, offline  # noqa: F401  (pytest fixtures)
+from twins import meta_model as _meta, randomise as _randomise, hub_dir, offline  # noqa: F401  (pytest fixtures)
 
 PARAMS = {"googlenet": (13_004_888, 6_624_904), "inception_v3": (27_161_264, 23_834_568)}  # with / without aux
 FILES = {"googlenet": "googlenet-1378be20.pth", "inception_v3": "inception_v3_google-0cc3c7bd.pth"}
 SIZES = {"googlenet": 64, "inception_v3": 80}  # small enough to be quick, large enough for every layer
 OURS = ["googlenet", "googlenet_small", "inception_v3", "inception_v3_small"]
-
-
-def _meta(builder, **kwargs) -> nn.Module:
-    with torch.device("meta"):
-        return builder(**kwargs)
 
 
 def _random_torchvision(name: str, **kwargs) -> nn.Module:

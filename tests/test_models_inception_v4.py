@@ -11,17 +11,12 @@ from cnncourse import models
 from cnncourse.models.inception_v4 import timm_to_inception_resnet_v2, timm_to_inception_v4
 from cnncourse.models import weights as W
 from cnncourse.profile import count_params
-from twins import randomise as _randomise
+from twins import meta_model as _meta, randomise as _randomise
 
 TWINS = {  # ours: (timm's name, key map, parameters as timm counts them)
     "inception_v4": ("inception_v4", timm_to_inception_v4, 42_679_816),
     "inception_resnet_v2": ("inception_resnet_v2", timm_to_inception_resnet_v2, 55_843_464),
 }
-
-
-def _meta(builder, **kwargs) -> nn.Module:
-    with torch.device("meta"):
-        return builder(**kwargs)
 
 
 def _random_timm(name: str) -> nn.Module:

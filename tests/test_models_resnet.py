@@ -12,7 +12,7 @@ from cnncourse.data import DataUnavailableError
 from cnncourse.models import weights as W
 from cnncourse.models.resnet import BasicBlock, Bottleneck, ResNet, ZeroPadShortcut, conv1x1, conv3x3
 from cnncourse.profile import count_params
-from twins import hub_dir, offline, random_torchvision  # noqa: F401  (pytest fixtures)
+from twins import meta_model as _meta, hub_dir, offline, random_torchvision  # noqa: F401  (pytest fixtures)
 
 # torchvision's weight metadata (num_params) and the paper's section 4.2 with option A shortcuts
 IMAGENET = {
@@ -25,11 +25,6 @@ IMAGENET = {
     "wide_resnet50_2": 68_883_240,
 }
 CIFAR = {20: 269_722, 32: 464_154, 44: 658_586, 56: 853_018, 110: 1_727_962}
-
-
-def _meta(builder, *args, **kwargs) -> nn.Module:
-    with torch.device("meta"):
-        return builder(*args, **kwargs)
 
 
 def _x(*shape: int, seed: int = 1) -> torch.Tensor:
@@ -180,7 +175,9 @@ def test_option_a_pads_zeros_and_option_b_projects():
 
 @pytest.mark.parametrize("size", [1, 5, 7, 9])
 def test_option_a_matches_the_strided_convolution_for_odd_sizes(size):
+    h = _x(1, 16, size, size)
     with torch.no_grad():
+        assert ZeroPadShortcut(2, 16)(h).shape == conv3x3(16, 32, stride=2)(h).shape  # the two branches add up
         assert models.resnet_cifar(20, "A").eval()(_x(1, 3, size, size)).shape == (1, 10)
 
 

@@ -97,7 +97,7 @@ def test_same_outputs_as_timm_given_the_same_weights():
                               key_map=R.timm_to_resnetv2, tolerance=1e-10)
     assert exact.ok, exact
     # the original code's eps (our default) is a slightly different function
-    default = models.check_twin(models.resnetv2_bit("R50x1", 10).double(), reference, x.double(),
+    default = models.check_twin(models.resnetv2_bit("R50x1", 10).double(), reference.double(), x.double(),
                                 key_map=R.timm_to_resnetv2, tolerance=1e-10)
     assert not default.ok and default.max_abs_diff < 1e-2
 

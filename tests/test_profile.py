@@ -161,7 +161,8 @@ def test_estimate_minutes_follows_flops_layers_or_the_step_floor():
         tiny = nn.Linear(4, 2)
     flops = profile.count_flops(big, (1, 3, 32, 32))
     minutes = profile.estimate_minutes(big, (3, 32, 32), images=50_000, epochs=2, batch_size=500, eval_images=10_000)
-    layer_time = 2 * (100 + 20 / 3) * 2 * profile.GPU_LAYER_SECONDS  # 2 epochs × (train + eval batches) × 2 layers
+    # 2 epochs × (100 training batches + 20 evaluation batches at a third of the cost: forward only) × 2 layers
+    layer_time = 2 * (100 + 20 / 3) * 2 * profile.GPU_LAYER_SECONDS
     expected = (3 * flops * 50_000 * 2 + flops * 10_000 * 2) / profile.GPU_TRAINING_FLOPS / 60 + layer_time / 60
     assert minutes == pytest.approx(expected)
     assert profile.estimate_minutes(big, (3, 32, 32), images=50_000, epochs=4, batch_size=500) == pytest.approx(

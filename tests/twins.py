@@ -14,6 +14,12 @@ import torchvision.models as tvm
 from torch import nn
 
 
+def meta_model(builder, *args, **kwargs) -> nn.Module:
+    """``builder(*args, **kwargs)`` on the ``meta`` device: shapes without numbers, built at no cost."""
+    with torch.device("meta"):
+        return builder(*args, **kwargs)
+
+
 def randomise(model: nn.Module, seed: int = 0) -> nn.Module:
     """Random values in every tensor of the state dict, BatchNorm running statistics included."""
     gen = torch.Generator().manual_seed(seed)

