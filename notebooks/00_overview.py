@@ -68,7 +68,7 @@ if "google.colab" in sys.modules:
 # - **full** — real datasets (MNIST, CIFAR-10) and pretrained weights, downloaded once and cached. Meant for a GPU.
 #   Training runs as long as a lesson allows: each chapter's *class* schedule takes minutes on one GPU (the chapter
 #   says what it runs and estimates the time). `CNNCOURSE_SCHEDULE=paper` runs a paper's own schedule instead,
-#   where the chapter reproduces a paper's experiment — hours, not minutes. Every full-mode training run saves a
+#   where the chapter reproduces a paper's experiment — up to hours (chapters 10 and 12). Every full-mode training run saves a
 #   checkpoint after each epoch in the data folder, so running an interrupted cell again resumes it.
 #
 # The mode comes from the environment variable `CNNCOURSE_MODE` (`tiny`, `full`, or `auto`, the default, which
@@ -161,7 +161,8 @@ for name, (model, size) in variants.items():
 #
 # - builds the course's own version on PyTorch's `meta` device — shapes but no numbers, so even VGG costs nothing —
 #   and **measures** its parameters and FLOPs with `cnncourse.profile`, at the input size the model was made for
-#   (224×224; 299×299 for the Inception family);
+#   (224×224; 299×299 for the Inception family; 240–600 for EfficientNet-B1…B7, the sizes torchvision evaluates
+#   them at);
 # - reads the **top-1 accuracy** on ImageNet's validation set from the metadata of torchvision's weights.
 #
 # Two details decide whether numbers agree:
@@ -212,18 +213,21 @@ plt.show()
 # %% [markdown]
 # What the chart already says, before we build anything:
 #
-# - **VGG** is the outlier: the most computation and by far the most parameters, for accuracy that GoogLeNet,
-#   from the same year, nearly matches at a small fraction of both. Chapters 05–07 show where VGG's parameters
+# - **VGG** is the outlier: by far the most parameters and, until EfficientNet-B7, the most computation, for
+#   accuracy that GoogLeNet, from the same year, nearly matches at a small fraction of both. Chapters 05–07 show where VGG's parameters
 #   sit (its first fully-connected layer) and how GoogLeNet avoids them.
 # - **ResNets** buy accuracy with depth at moderate cost; **DenseNets** reach similar accuracy with far fewer
 #   parameters; the **EfficientNets** form the upper-left edge — the point of the last chapter.
-# - Accuracy is not only architecture: the ResNet-50 recipe comparison above is worth as much as going from
-#   ResNet-50 to ResNet-152.
+# - Accuracy is not only architecture: the ResNet-50 recipe comparison above is worth more than going from
+#   ResNet-50 to ResNet-152 (both differences printed below).
 
 # %%
 # NBVAL_CHECK_OUTPUT
 best = max(ranked, key=lambda r: r.top1 / r.flops)
 print(f"most accuracy per GFLOP: {best.name} ({best.top1:.1f}% at {best.flops / 1e9:.2f} GFLOPs)")
+top1 = {r.name: r.top1 for r in ranked}
+print(f"ResNet-50 → ResNet-152: +{top1['resnet152'] - top1['resnet50']:.2f} points; ResNet-50's 2021 recipe: "
+      f"+{v2 - v1:.2f} points")
 
 # %% [markdown]
 # ## Exercises

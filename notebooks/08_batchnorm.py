@@ -367,7 +367,7 @@ for batch_size in batch_sizes:
         by_batch[batchnorm].append(train.evaluate(net, test_loader, device=cfg.device)["acc"])
     print(f"batch size {batch_size:2d}: test accuracy without BN {by_batch[False][-1]:.1%}, "
           f"with BN {by_batch[True][-1]:.1%}")
-cfg.expect(by_batch[True][0] < by_batch[False][0], "with batches of 2, BatchNorm should hurt")
+cfg.expect(by_batch[True][0] < by_batch[False][0] - 0.2, "with batches of 2, BatchNorm should break training")
 cfg.expect(all(bn >= plain - 0.01 for bn, plain in zip(by_batch[True][1:], by_batch[False][1:])),
            "with batches of 8 and 32, BatchNorm should help or do no harm")
 

@@ -560,14 +560,14 @@ print(f"full mode, either schedule: {EPOCHS['full']} epochs per run, about {minu
 # %%
 _ = results.record(
     cfg, "09_inception_v3",
-    {"parameters": total_params,
+    {"parameters (auxiliary head included)": total_params,
      "G multiply-adds per 299×299 image": flops["Global"] // 2 / 1e9,
      "mean confidence on test images, ε = 0 (%)": 100 * mean_confidence[0.0],
      "mean confidence on test images, ε = 0.1 (%)": 100 * mean_confidence[0.1],
      "test accuracy, SGD (%)": 100 * histories[("sgd", 0.0)].last["val_acc"],
      "test accuracy, SGD with label smoothing (%)": 100 * histories[("sgd", 0.1)].last["val_acc"],
      "test accuracy, RMSProp (%)": 100 * histories[("rmsprop", 0.0)].last["val_acc"]},
-    references={"parameters": meta["num_params"], "G multiply-adds per 299×299 image": meta["_ops"]},
+    references={"parameters (auxiliary head included)": meta["num_params"], "G multiply-adds per 299×299 image": meta["_ops"]},
     estimated_minutes=estimated,
 )
 

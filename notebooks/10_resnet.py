@@ -157,7 +157,7 @@ print(f"a basic block on 256 channels has {profile.count_params(wide_basic) / pr
 
 # %% [markdown]
 # The bottleneck carries four times as many channels from block to block as the 64-channel basic block, for
-# slightly fewer parameters and FLOPs. A basic block that wide would cost 17 times as much. That is what lets
+# slightly fewer parameters and FLOPs. A basic block that wide would cost almost 17 times as much (printed above). That is what lets
 # ResNet-50 be deeper and wider than ResNet-34 at roughly the same cost.
 
 # %% [markdown]
@@ -231,9 +231,16 @@ for depth, error in PAPER_ERROR.items():
 # %%
 # NBVAL_CHECK_OUTPUT
 reference = tvm.resnet50(weights=None)
+gen = torch.Generator().manual_seed(1)  # its own generator: the global seed's draws below stay as they were
+with torch.no_grad():  # BatchNorm scales and running statistics away from 1 and 0, so that each one matters
+    reference.train()(torch.randn(4, 3, 64, 64, generator=gen))
+    for m in reference.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.weight.uniform_(0.5, 1.5, generator=gen)
 with torch.device("meta"):
     ours = models.resnet50()
 print(models.check_twin(ours, reference, torch.randn(2, 3, 64, 64), assign=True))
+assert (ours.min_input_size,) * 2 == tuple(tvm.ResNet50_Weights.DEFAULT.meta["min_size"])
 with torch.no_grad():
     print(f"smallest input {ours.min_input_size}×{ours.min_input_size} (as torchvision's metadata says): "
           f"output {tuple(ours(torch.randn(1, 3, 1, 1)).shape)}")
@@ -329,6 +336,10 @@ else:  # ÷10 twice: at the paper's steps, or at the same fractions of the class
     print(f"learning rate 0.1, divided by 10 at steps {milestones[0]:,d} and {milestones[1]:,d}")
 print(f"{len(train_set):,d} training images of {channels}×{size}×{size}, {epochs} epochs = {total_steps:,d} steps "
       f"of {batch_size}, widths {width}/{2 * width}/{4 * width}")
+cifar_steps = {s: EPOCHS[s] * -(-50_000 // 128) for s in ("full", "paper")}  # full mode: CIFAR-10, batch 128
+print(f"full mode: class schedule {EPOCHS['full']} epochs = {cifar_steps['full']:,d} steps, paper schedule "
+      f"{EPOCHS['paper']} epochs = {cifar_steps['paper']:,d} steps ({cifar_steps['full'] / 64_000:.0%} and "
+      f"{cifar_steps['paper'] / 64_000:.0%} of the paper's 64,000)")
 
 
 def build(kind: str, depth: int) -> nn.Module:
@@ -390,7 +401,7 @@ cfg.expect(residual_gap <= 1.0, "the deeper residual network should train as wel
 # %% [markdown]
 # ## Gradient norms at initialisation
 #
-# The seed material blames degradation on vanishing gradients. The paper argues against that: its plain networks
+# A common explanation blames degradation on vanishing gradients. The paper argues against that: its plain networks
 # use BatchNorm, and it reports that their gradients have healthy norms. We can look: one forward and backward
 # pass of a training batch through freshly initialised plain-56 and ResNet-56, and the norm of the loss gradient
 # for every layer's weights (`profile.gradient_norms`).

@@ -328,8 +328,8 @@ figures = {
     "parameters, Inception-ResNet-v2": cost["Inception-ResNet-v2"][0],
     "GFLOPs, Inception-v4 (299 px)": cost["Inception-v4"][1] / 1e9,
     "GFLOPs, Inception-ResNet-v2 (299 px)": cost["Inception-ResNet-v2"][1] / 1e9,
-    "activation growth over 20 B blocks, He projection, scale 1": he[1.0][-1] / he[1.0][1],
-    "activation growth over 20 B blocks, He projection, scale 0.2": he[0.2][-1] / he[0.2][1],
+    "activation growth from B block 1 to 20, He projection, scale 1": he[1.0][-1] / he[1.0][1],
+    "activation growth from B block 1 to 20, He projection, scale 0.2": he[0.2][-1] / he[0.2][1],
 }
 references = {"parameters, Inception-v4": f"{timm_params['inception_v4']:,d} (timm)",
               "parameters, Inception-ResNet-v2": f"{timm_params['inception_resnet_v2']:,d} (timm)"}

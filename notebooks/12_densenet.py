@@ -198,8 +198,11 @@ for name in ("densenet121", "densenet161", "densenet169", "densenet201"):
           f"{profile.count_macs(net, (1, 3, 224, 224)) / 1e9:6.2f} {meta['_ops']:11.2f} "
           f"{meta['_metrics']['ImageNet-1K']['acc@1']:5.1f}%")
 resnet50 = tvm.ResNet50_Weights.IMAGENET1K_V1.meta  # its original weights, trained with a similarly plain recipe
-print(f"{'resnet50':12s} {'(chapter 10)':>14s} {'':3s} {resnet50['num_params']:11,d} {resnet50['num_params']:11,d} "
-      f"{'':6s} {resnet50['_ops']:11.2f} {resnet50['_metrics']['ImageNet-1K']['acc@1']:5.1f}%")
+with torch.device("meta"):
+    ours50 = models.resnet50()
+print(f"{'resnet50':12s} {'(chapter 10)':>14s} {'':3s} {profile.count_params(ours50):11,d} {resnet50['num_params']:11,d} "
+      f"{profile.count_macs(ours50, (1, 3, 224, 224)) / 1e9:6.2f} {resnet50['_ops']:11.2f} "
+      f"{resnet50['_metrics']['ImageNet-1K']['acc@1']:5.1f}%")
 dense121 = tvm.DenseNet121_Weights.IMAGENET1K_V1.meta
 top1 = lambda meta: meta["_metrics"]["ImageNet-1K"]["acc@1"]  # noqa: E731
 print(f"DenseNet-121 against ResNet-50: {dense121['num_params'] / resnet50['num_params']:.0%} of the parameters, "
@@ -239,7 +242,7 @@ for name, net in pair.items():
 # recipe: SGD with Nesterov momentum 0.9 and weight decay 1e-4 on every parameter, batch 64, learning rate 0.1
 # divided by 10 after 50% and 75% of the epochs (rounded down to whole epochs). Full mode trains exactly these two
 # networks on CIFAR-10 with the standard augmentation (random crops of the image padded by 4 pixels, horizontal
-# flips) for 30 epochs in class; `CNNCOURSE_SCHEDULE=paper` runs the paper's 300, which makes DenseNet-BC-100's run
+# flips) for 25 epochs in class (`EPOCHS` below); `CNNCOURSE_SCHEDULE=paper` runs the paper's 300, which makes DenseNet-BC-100's run
 # the paper's experiment (ResNet-56 gets DenseNet's schedule there too, not He et al.'s). Tiny mode must fit in
 # seconds on a CPU, where DenseNet's many small layers are slow, so it trains smaller relatives of similar size to
 # each other — DenseNet-BC-22 ($k = 12$, three bottleneck layers per block) and ResNet-20 with 8 instead of 16
@@ -248,7 +251,7 @@ for name, net in pair.items():
 
 # %%
 train_set, test_set, class_names = data.small_images(cfg, augment=True)
-if cfg.tiny:  # back to the scans' own 8×8 pixels: four times fewer than 16×16 and the same information
+if cfg.tiny:  # back to the scans' own 8×8 pixels: 16 times fewer than 32×32, the same information
     train_set, test_set = (TensorDataset(F.avg_pool2d(ds.tensors[0], 4), ds.tensors[1]) for ds in (train_set, test_set))
 channels = train_set[0][0].shape[0]
 if cfg.full:
@@ -261,7 +264,8 @@ EPOCHS = {"tiny": 4, "full": 25, "paper": 300}  # paper: Huang et al.'s 300 epoc
 epochs = cfg.pick(**EPOCHS)
 milestones = [epochs // 2, 3 * epochs // 4]  # ÷10 after 50% and 75% of the epochs
 print(f"{'tiny' if cfg.tiny else cfg.schedule + ' schedule'}: {epochs} epochs of "
-      f"{'the 8×8 digits' if cfg.tiny else 'CIFAR-10'}, learning rate 0.1, ÷10 after epochs {milestones}")
+      f"{'the 8×8 digits' if cfg.tiny else 'CIFAR-10'} ({len(train_set):,d} training, {len(test_set):,d} test images), "
+      f"learning rate 0.1, ÷10 after epochs {milestones}")
 histories = {}
 for name, build in builders.items():
     torch.manual_seed(0)
@@ -311,7 +315,7 @@ for L in depths:
     for efficient in (False, True):
         torch.manual_seed(0)
         block = DenseBlock(L, 24, growth_rate=12, memory_efficient=efficient).train()
-        kept[efficient].append(profile.saved_activation_bytes(block, x) / 2**20)
+        kept[efficient].append(profile.saved_activation_bytes(block, x) / 1e6)
 print(f"{'layers':>6s} {'naive MB':>9s} {'efficient MB':>13s} {'ratio':>6s}")
 for L, naive, efficient in zip(depths, kept[False], kept[True]):
     print(f"{L:6d} {naive:9.1f} {efficient:13.1f} {naive / efficient:6.1f}")
@@ -347,7 +351,7 @@ for layer in efficient_net.modules():
     if hasattr(layer, "memory_efficient"):
         layer.memory_efficient = True
 x = torch.randn(8, 3, 32, 32)
-saved = {name: profile.saved_activation_bytes(net, x) / 2**20
+saved = {name: profile.saved_activation_bytes(net, x) / 1e6
          for name, net in (("naive", naive_net), ("memory_efficient", efficient_net))}
 print(f"DenseNet-BC-100-12, batch of 8: activations kept for backward: naive {saved['naive']:.1f} MB, "
       f"memory_efficient {saved['memory_efficient']:.1f} MB ({saved['naive'] / saved['memory_efficient']:.1f}× less)")
@@ -357,7 +361,7 @@ batch = cfg.pick(tiny=4, full=64)
 x = torch.randn(batch, 3, 32, 32, device=cfg.device)
 nets = {"naive": naive_net.to(cfg.device), "memory_efficient": efficient_net.to(cfg.device)}
 steps = {name: (lambda net=net: net(x).sum().backward()) for name, net in nets.items()}  # one training step
-peak = {name: profile.peak_memory(step, cfg.device) / 2**20 for name, step in steps.items()}
+peak = {name: profile.peak_memory(step, cfg.device) / 1e6 for name, step in steps.items()}
 seconds = {name: profile.time_call(step, min_run_time=cfg.pick(tiny=0.2, full=2.0)) for name, step in steps.items()}
 for name in nets:
     nets[name].zero_grad(set_to_none=True)
@@ -433,13 +437,8 @@ estimated = {
 for schedule, key in (("class", "full"), ("paper", "paper")):
     print(f"{schedule} schedule: {EPOCHS[key]} epochs per network, about {estimated[schedule]:.0f} GPU minutes "
           f"for both")
-for name, net in zip(("DenseNet-BC-100-12", "ResNet-56"), full_runs):
-    calls = []  # every call of a layer without sub-modules: a convolution, BatchNorm, ReLU, pooling, the classifier
-    hooks = [m.register_forward_hook(lambda *_: calls.append(1)) for m in net.modules() if not list(m.children())]
-    net(torch.empty(1, 3, 32, 32, device="meta"))
-    for hook in hooks:
-        hook.remove()
-    print(f"{name}: {len(calls)} layer calls in one forward pass")
+for name, net in zip(("DenseNet-BC-100-12", "ResNet-56"), full_runs):  # a row per call of a layer without sub-modules
+    print(f"{name}: {len(profile.layer_table(net, (1, 3, 32, 32)))} layer calls in one forward pass")
 
 # %%
 errors = {name: 100 * (1 - h.last["val_acc"]) for name, h in histories.items()}

@@ -219,7 +219,8 @@ print(f"parameters equal to torchvision's metadata for all {len(released)}: {sam
 # - B5–B7's weights were trained in TensorFlow, whose BatchNorm adds ε = 10⁻³ to the variance instead of PyTorch's
 #   10⁻⁵; `E.VARIANTS` records that so their outputs match.
 #
-# All eight are built from B0's table and four numbers each (`E.VARIANTS`); the tests check every one against
+# All eight are built from B0's table and four numbers each (six for B5–B7, with TensorFlow's BatchNorm ε and
+# momentum; `E.VARIANTS`); the tests check every one against
 # torchvision's model (keys, shapes, outputs given the same weights). Here B0:
 
 # %%
@@ -297,7 +298,7 @@ se = E.SqueezeExcitation(240, 10)
 x = torch.randn(2, 240, 7, 7)
 print(f"squeeze-excitation 240 → 10 → 240: max abs difference < 1e-5: "
       f"{(squeeze_excite_by_hand(x, se) - se(x)).abs().max().item() < 1e-5}")
-print(block)
+print(E.MBConv(40, 40, 6, 3, 1))  # the five-part block: expand, depthwise, squeeze-excitation, project, residual
 
 # %% [markdown]
 # The package's `E.MBConv` and `E.SqueezeExcitation` — what every EfficientNet here is built from — are in turn
@@ -390,10 +391,10 @@ print(f"for comparison, two dense 3×3 convolutions 112 → 112 (a ResNet basic 
 # on this machine (not a checked output):
 
 # %%
-x = torch.randn(2, c, side, side)
+x = torch.randn(2, c, side, side, device=cfg.device)
 with torch.no_grad():
-    dense_real = nn.Conv2d(c, c, k, padding=2, bias=False)
-    depthwise_real = nn.Conv2d(c, c, k, padding=2, groups=c, bias=False)
+    dense_real = nn.Conv2d(c, c, k, padding=2, bias=False).to(cfg.device)
+    depthwise_real = nn.Conv2d(c, c, k, padding=2, groups=c, bias=False).to(cfg.device)
     seconds = {name: profile.time_call(lambda m=m: m(x), min_run_time=cfg.pick(tiny=0.2, full=1.0))
                for name, m in (("dense", dense_real), ("depthwise", depthwise_real))}
 for name, conv in (("dense", dense_real), ("depthwise", depthwise_real)):
@@ -491,9 +492,10 @@ plt.show()
 # ImageNet model on the `meta` device at its registered input size (224×224; 299×299 for the Inception family; each
 # EfficientNet at the size torchvision evaluates it at): the parameters inference uses (auxiliary classifiers
 # excluded) and the FLOPs. The top-1 accuracy is read from the metadata of torchvision's weights; we take each
-# model's *first* published weights (`IMAGENET1K_V1`), trained with its paper's recipe, so that the table compares
-# architectures rather than training recipes (chapter 00 shows what a 2021 recipe adds to ResNet-50). Models whose
-# reference is timm (Inception-v4, Inception-ResNet-v2) are measured too, but timm's metadata carries no accuracy;
+# model's *first* published weights (`IMAGENET1K_V1`), for most models trained with its paper's recipe, so that the
+# table compares architectures more than training recipes (chapter 00 shows what a 2021 recipe adds to ResNet-50;
+# torchvision's EfficientNet-B0…B4 are timm's retrainings, B5…B7 ports of the paper's TensorFlow weights). Models
+# whose reference is timm (Inception-v4, Inception-ResNet-v2 and chapter 13's BiT ResNetV2s) are measured too, but timm's metadata carries no accuracy;
 # course-only variants have no published weights. Chapter 00's chart reads the same function.
 
 # %%
@@ -503,7 +505,7 @@ print(catalog.format_catalog(rows))
 
 # %%
 ranked = [r for r in rows if r.top1 is not None]
-fig = catalog.chart(rows, title=f"The course's {len(ranked)} ImageNet models with published weights: accuracy vs "
+fig = catalog.chart(rows, title=f"The course's {len(ranked)} ImageNet models with a torchvision top-1: accuracy vs "
                                 "computation (bubble area = parameters)")
 plt.show()
 
@@ -572,15 +574,16 @@ for old, new, idea in steps:
 # - **EfficientNet** (2019) is the upper-left edge of the chart, and the whole Pareto frontier above: B0 beats
 #   ResNet-50 with a tenth of its FLOPs, and B1 … B7 trace a curve above every earlier model at every budget. Its
 #   ideas — a searched, depthwise-separable block with squeeze-excitation, and compound scaling — buy accuracy
-#   per FLOP; the timing sections showed that they buy less accuracy per *second* on a CPU.
+#   per FLOP; the timing sections showed that their FLOPs run at a lower rate, so they buy less per second than
+#   their FLOP counts suggest.
 #
-# Caveats: the top-1 numbers come from different training recipes (EfficientNet's include AutoAugment and longer
-# training; the ResNets' V1 weights do not), and a FLOP count says nothing about memory traffic.
+# Caveats: the top-1 numbers come from different training recipes (EfficientNet-B5…B7's include AutoAugment and
+# longer training; the ResNets' V1 weights do not), and a FLOP count says nothing about memory traffic.
 #
 # ## Full mode: B0 classifies a photo
 #
-# With pretrained weights (full mode downloads torchvision's 21 MB file once) the B0 we built classifies a photo
-# from scikit-learn, preprocessed the way its weights expect (resize to 256, centre crop 224, bicubic).
+# With pretrained weights (full mode downloads torchvision's weight file of about 20 MB once) the B0 we built
+# classifies a photo from scikit-learn, preprocessed the way its weights expect (resize to 256, centre crop 224, bicubic).
 
 # %%
 if cfg.full:

@@ -277,11 +277,11 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# On one thread neither changes character with the batch: both times grow roughly in proportion to it, like the
-# work (the 64/1 ratios are a little under 64 because each call's fixed cost is shared by more images), and
-# `F.conv2d` is faster by a large factor at every size (the printed ratios move with the machine's load).
-# `scratch.conv2d` spends most of its time in img2col (the printed share), copying a matrix nine times the input's
-# size — memory traffic that grows with the batch just like the arithmetic. PyTorch's kernels avoid that copy and
+# On one thread neither changes character with the batch: both times grow with it, roughly like the work (the
+# printed 64-to-1 ratios; timings on a shared CPU are noisy, so read them as orders of magnitude), and `F.conv2d` is
+# faster by a large factor at every size. For a single image `scratch.conv2d` spends most of its time in img2col
+# (the printed share), copying a matrix nine times the input's size; for larger batches its matrix product takes
+# over — memory traffic and arithmetic both grow with the batch. PyTorch's kernels avoid that copy and
 # use vectorised loops tuned for the CPU; given several threads (this course measures with one) they also split a
 # large batch over the cores, so in practice `F.conv2d` is the one that scales better.
 

@@ -274,8 +274,8 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# All three ReLU-like activations learn, far ahead of tanh, and they are close to one another; in the stored
-# tiny-mode run LeakyReLU is a little ahead (the printed table; another seed or dataset can reorder the three).
+# All three ReLU-like activations learn, far ahead of tanh; in the stored tiny-mode run LeakyReLU is clearly ahead
+# of ReLU and GELU (the printed table), but with one seed the order of the three is not settled.
 # What they share is the part that matters here: no saturation for large positive inputs. LeakyReLU also keeps a
 # slope of 0.1 for negative inputs, so a unit that has been pushed negative by the huge inputs still receives a
 # gradient and can recover — a plausible reason for its head start when, as here, the first layer's inputs are in
@@ -312,7 +312,6 @@ for p, i in zip(top.values.tolist(), top.indices.tolist()):
     print(f"{weights.meta['categories'][i]:24s} {p:7.2%}")
 entropy = -(probs * probs.clamp_min(1e-12).log()).sum().item()
 print(f"entropy of the prediction: {entropy:.2f} nats (uniform over 1000 classes: {np.log(1000):.2f})")
-assert abs(probs.sum().item() - 1) < 1e-5 and probs.shape == (1000,)
 if cfg.full:
     cfg.expect(top.values[0] > 0.1, "the ImageNet weights should be far more confident than 1 in 1000")
 else:

@@ -45,7 +45,7 @@ from torch import nn
 from torch.utils.data import Subset
 
 import cnncourse
-from cnncourse import data, plot, scratch, train
+from cnncourse import data, plot, profile, scratch, train
 
 warnings.filterwarnings("ignore", category=UserWarning)
 cfg = cnncourse.setup(seed=0)
@@ -178,10 +178,8 @@ cfg.expect(learned == ["BN, lr 0.05", "BN, lr 0.5"], "with sigmoid, only the Bat
 # %%
 # NBVAL_CHECK_OUTPUT
 def gradient_norms(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> list[float]:
-    """Norm of d loss / d weight of every convolution and linear layer, input side first."""
-    layers = [m for m in net if isinstance(m, (nn.Conv2d, nn.Linear))]
-    grads = torch.autograd.grad(F.cross_entropy(net(x), y), [m.weight for m in layers])
-    return [float(g.norm()) for g in grads]
+    """Norm of d loss / d weight of every convolution and linear layer, input side first (`profile.gradient_norms`)."""
+    return list(profile.gradient_norms(net, x, y).values())
 
 
 torch.manual_seed(0)

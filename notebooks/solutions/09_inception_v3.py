@@ -253,8 +253,9 @@ assert first_step(RMSpropTF, 0.1) < first_step(torch.optim.RMSprop, 0.1)
 # $1 + \sqrt{0.1}\,|g|$. Once the ones have decayed ($0.9^{50} < 1\%$), $v \approx g^2$ in both, and the
 # denominators are $1 + |g|$ for PyTorch against $\sqrt{1 + g^2}$ for TensorFlow, which is smaller: now TensorFlow
 # takes the larger steps, most of all for gradients around 1. The last two columns, the total movement after 50
-# steps (with momentum), show both effects. For large gradients both divide by about $|g|$, so each step is about
-# the learning rate. Now the two full runs:
+# steps (with momentum), show both effects. Once $v \approx g^2$ (after the first steps), both divide by about $|g|$ for
+# large gradients, so each step is about the learning rate; at step 1, $v$ is only $0.1 g^2$, so the first steps
+# are longer than one learning rate (the step-1 columns for g = 10). Now the two full runs:
 
 # %%
 def rmsprop(params):

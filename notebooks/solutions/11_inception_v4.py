@@ -98,14 +98,14 @@ print(f"the largest stage: {largest}")
 assert largest == {"inception_resnet_v1": "blocks_c", "inception_resnet_v2": "blocks_b"}
 
 # %% [markdown]
-# **Stem.** v1 uses the paper's figure 14: seven plain convolutions and one pooling that end in 256 channels on the
+# **Stem.** v1 uses the paper's figure 14: six plain convolutions and one pooling that end in 256 channels on the
 # 35×35 grid (its last layer is a stride-2 convolution). Google's v2 takes Inception-v3's stem (a second max pooling
 # instead of that stride-2 convolution) and adds an Inception-A-like block (`mixed5b`) that widens to 320 channels.
 # **Blocks.** v1 has 5 / 10 / 5 blocks on grids of 256, 896 and 1792 channels, v2 10 / 20 / 10 on 320, 1088 and
 # 2080, with wider branches (figures 16–19), plus `conv7b`, a 1×1 convolution to 1536 channels before the pooling.
 # **Parameters.** v1 keeps most of its parameters in its five 8×8 C blocks (35%), just ahead of its ten B blocks;
 # v2, with twice as many blocks of each kind, in its twenty 17×17 B blocks (40%), just ahead of its C blocks. In
-# both the two stages hold about two thirds of the network. The C blocks are the widest but run on 64 positions
+# v1 the two stages hold about two thirds of the network, in v2 about three quarters. The C blocks are the widest but run on 64 positions
 # only, so they are cheap in FLOPs for their size.
 
 # %% [markdown]

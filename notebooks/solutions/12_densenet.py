@@ -78,8 +78,8 @@ assert by_hand == in_model == 1760
 # %% [markdown]
 # $k_0$ of a block is what the transition before it hands over, not the stem's 64: DenseNet-201's first block grows
 # 64 channels by 6·32 to 256, the transition halves them to 128, the second block grows them by 12·32 to 512, and the
-# second transition leaves 256. The third block's 48th layer then reads 256 + 32·47 = 1760 channels — more than
-# seven times what its first layer reads, all for a 1×1 convolution that outputs 4k = 128.
+# second transition leaves 256. The third block's 48th layer then reads 256 + 32·47 = 1760 channels — almost
+# seven times what its first layer reads (1760 / 256 = 6.9), all for a 1×1 convolution that outputs 4k = 128.
 
 # %% [markdown]
 # ## Exercise 2
@@ -101,7 +101,8 @@ for (part, a), (_, b) in zip(parts(wide), parts(narrow)):
 difference = profile.count_params(wide) - profile.count_params(narrow)
 print(f"DenseNet-BC-100-12: {profile.count_params(wide):,d} parameters, with 16 initial channels "
       f"{profile.count_params(narrow):,d}: {difference:,d} fewer, {difference / profile.count_params(wide):.1%}")
-assert total == difference and wide.features.conv0.weight.numel() - narrow.features.conv0.weight.numel() == 3 * 9 * 8
+assert total == difference == 14_352  # every extra parameter is in a part listed above, and the answer holds
+assert wide.features.conv0.weight.numel() - narrow.features.conv0.weight.numel() == 3 * 9 * 8
 
 # %% [markdown]
 # The wider stem accounts for 14,352 parameters, under 2% of DenseNet-BC-100's 769,162, and only 216 of them
@@ -136,9 +137,9 @@ assert abs(a - a_pred) < 1e-3 and abs(b - b_pred) < 1e-2 and abs(c) < 1e-3
 
 # %%
 fig, ax = plt.subplots(figsize=(6.5, 4))
-ax.plot(depths, np.array(kept) / 2**20, "o", label="measured (naive)")
+ax.plot(depths, np.array(kept) / 1e6, "o", label="measured (naive)")
 fine = np.linspace(0, depths[-1], 100)
-ax.plot(fine, (a * fine**2 + b * fine + c) * channel_bytes / 2**20, "--", label="fitted parabola")
+ax.plot(fine, (a * fine**2 + b * fine + c) * channel_bytes / 1e6, "--", label="fitted parabola")
 ax.set_xlabel("layers in the dense block (L)")
 ax.set_ylabel("activation memory kept for backward (MB)")
 ax.set_title(f"One dense block (k0={k0}, k={k}), batch of {batch} × {side}×{side}")
@@ -238,7 +239,7 @@ for block in (whole.features.denseblock1, whole.features.denseblock2, whole.feat
     for name in list(block):
         block[name] = CheckpointedLayer(block[name])
 x = torch.randn(8, 3, 32, 32)
-mb = {name: profile.saved_activation_bytes(net, x) / 2**20
+mb = {name: profile.saved_activation_bytes(net, x) / 1e6
       for name, net in (("naive", naive), ("memory_efficient", efficient), ("whole layers", whole))}
 flops = profile.count_flops(naive, (1, 3, 32, 32), by_module=True)
 layer_flops = {part: sum(v for key, v in flops.items() if "denselayer" in key and key.endswith(part))

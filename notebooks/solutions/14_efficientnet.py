@@ -201,7 +201,7 @@ cfg.expect(all(h.last["val_acc"] > 0.5 for h in scaling_runs.values()), "both sc
 
 # %% [markdown]
 # At this size the compound rule mostly adds depth: width × 1.1 rounds back to the same multiples of 8 in tiny mode
-# and widens only the last stage in full mode (printed), and the 15% more pixels of the φ = 1 input come from
+# and widens only the last stage in full mode (printed), and the 15% longer side (about a third more pixels) of the φ = 1 input comes from
 # interpolation. CIFAR-10's photos have 32×32 pixels, and the
 # digits 8×8, so a 37-pixel input shows no detail the network could not see before: it only makes every feature map a
 # little larger. The paper's resolution axis assumes that a larger photo exists (ImageNet's are several hundred
